@@ -1,0 +1,69 @@
+"""Embeds, in batches, the rows that were written without a vector, so that appends never
+wait for the model. The worker calls `embed_pending`; several workers may run it at once,
+since each claims its batch with `FOR UPDATE SKIP LOCKED`."""
+
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from memory.embedder import Embedder
+from memory.sql import vector_literal
+
+log = logging.getLogger(__name__)
+
+# table -> its text column. A system job: it reads rows of every scope to fill their own
+# vectors and writes each vector back to the row it came from, never across rows.
+_TEXT_COLUMNS = {
+    "messages": "content",
+    "facts": "text",
+    "knowledge": "text",
+    "session_summaries": "text",
+}
+_CLAIM = {
+    table: text(
+        f"SELECT id, {column} AS body FROM {table} WHERE embedding IS NULL "
+        "ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+    )
+    for table, column in _TEXT_COLUMNS.items()
+}
+_FILL = {
+    table: text(
+        f"UPDATE {table} AS t SET embedding = CAST(v.embedding AS vector) "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:embeddings AS text[])) AS v(id, embedding) "
+        "WHERE t.id = v.id"
+    )
+    for table in _TEXT_COLUMNS
+}
+
+
+async def embed_batch(engine: AsyncEngine, embedder: Embedder, table: str, limit: int) -> int:
+    """Embed up to `limit` rows of one table; return how many were embedded."""
+    async with engine.begin() as conn:
+        rows = (await conn.execute(_CLAIM[table], {"limit": limit})).all()
+        if not rows:
+            return 0
+        vectors = await embedder.embed([row.body for row in rows])
+        await conn.execute(
+            _FILL[table],
+            {"ids": [row.id for row in rows], "embeddings": [vector_literal(v) for v in vectors]},
+        )
+    return len(rows)
+
+
+async def embed_pending(
+    engine: AsyncEngine, embedder: Embedder, *, batch_size: int = 64, max_rows: int = 10_000
+) -> int:
+    """Embed every row still without a vector, at most `max_rows` per call, per table."""
+    total = 0
+    for table in _TEXT_COLUMNS:
+        done = 0
+        while done < max_rows:
+            count = await embed_batch(engine, embedder, table, min(batch_size, max_rows - done))
+            done += count
+            if count == 0:
+                break
+        total += done
+    if total:
+        log.info("embedded pending rows", extra={"rows": total})
+    return total

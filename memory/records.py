@@ -1,0 +1,114 @@
+"""Frozen records the stores return: plain values with their provenance, never live ORM rows."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from memory.domain import FactKind, Role, Scope, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the raw transcript tier, in its session's gapless `seq` order."""
+
+    id: uuid.UUID
+    scope: Scope
+    session_id: uuid.UUID
+    seq: int
+    role: Role
+    content: str
+    idempotency_key: str
+    created_at: datetime
+    archived_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A discrete statement about the user; `superseded_by` points at its replacement."""
+
+    id: uuid.UUID
+    scope: Scope
+    kind: FactKind
+    text: str
+    importance: float
+    valid_from: datetime
+    valid_to: datetime | None
+    superseded_by: uuid.UUID | None
+    created_at: datetime
+    source_message_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """A synthesized insight citing the facts it stands on; revisions share a `lineage_id`."""
+
+    id: uuid.UUID
+    scope: Scope
+    lineage_id: uuid.UUID
+    version: int
+    text: str
+    importance: float
+    created_at: datetime
+    retired_at: datetime | None
+    fact_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What one session was about: topics, decisions and loops left open."""
+
+    id: uuid.UUID
+    scope: Scope
+    session_id: uuid.UUID
+    text: str
+    topics: tuple[str, ...]
+    decisions: tuple[str, ...]
+    open_loops: tuple[str, ...]
+    started_at: datetime
+    ended_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One version of a user's narrative journal; every version is kept."""
+
+    id: uuid.UUID
+    scope: Scope
+    version: int
+    content: str
+    created_at: datetime
+    session_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreParts:
+    """How a recall hit earned its score: each ranker's rank (None if it missed) and the
+    weights applied after fusion."""
+
+    vector_rank: int | None
+    cosine: float | None
+    text_rank: int | None
+    text_score: float | None
+    rrf: float
+    recency: float
+    importance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    message_ids: tuple[uuid.UUID, ...] = ()
+    fact_ids: tuple[uuid.UUID, ...] = ()
+    session_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecallHit:
+    tier: Tier
+    id: uuid.UUID
+    text: str
+    at: datetime
+    score: float
+    parts: ScoreParts
+    provenance: Provenance = field(default_factory=Provenance)
+    kind: FactKind | None = None

@@ -1,0 +1,93 @@
+"""The one settings tree: read from `MEMSTRATA_*` variables (nested with `__`) once, in the
+composition root, and passed down. Every number carries its unit in its name."""
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("memstrata"))
+
+
+class EmbeddingSettings(BaseModel):
+    """How text becomes vectors. `dim` is fixed when the schema is first migrated."""
+
+    provider: Literal["local", "openai"] = "local"
+    model_path: str | None = None  # local: defaults to the packaged all-MiniLM-L6-v2
+    model: str = "text-embedding-3-small"  # openai: the model name sent to the endpoint
+    base_url: str | None = None  # openai: defaults to the LLM base_url
+    api_key: SecretStr | None = None  # openai: defaults to the LLM api key
+    dim: int = Field(default=384, ge=8, le=4000)
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    # One torch thread keeps a single query at ~17 ms on a busy 2-core box instead of
+    # ~240 ms with torch's default of one thread per core fighting the event loop.
+    torch_threads: int = Field(default=1, ge=1, le=64)
+
+
+class LLMSettings(BaseModel):
+    """An optional OpenAI-compatible endpoint; without one, rule-based paths are used."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class LifecycleSettings(BaseModel):
+    """Defaults of DESIGN §5; tenants may override each window."""
+
+    soft_expiry_s: int = Field(default=30 * 60, gt=0)
+    hard_expiry_s: int = Field(default=2 * 60 * 60, gt=0)
+    retention_s: int = Field(default=30 * 24 * 60 * 60, gt=0)
+    sweep_interval_s: int = Field(default=5 * 60, gt=0)
+
+
+class ResumptionSettings(BaseModel):
+    """Defaults of DESIGN §6: the time gaps that pick full restore, primed or fresh."""
+
+    full_restore_max_gap_s: int = Field(default=2 * 60 * 60, gt=0)
+    primed_max_gap_s: int = Field(default=14 * 24 * 60 * 60, gt=0)
+    budget_tokens: int = Field(default=1500, gt=0)
+
+
+class RecallSettings(BaseModel):
+    """Weights of hybrid recall: reciprocal-rank fusion, then recency and importance."""
+
+    candidates: int = Field(default=50, ge=1, le=1000)  # per tier and per ranker
+    rrf_k: int = Field(default=60, ge=1)
+    recency_weight: float = Field(default=0.2, ge=0)
+    recency_half_life_s: int = Field(default=30 * 24 * 60 * 60, gt=0)
+    importance_weight: float = Field(default=0.3, ge=0)
+    default_importance: float = Field(default=0.5, ge=0, le=1)  # tiers that carry none
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8421, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything memstrata can be told. Build it once with `Settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEMSTRATA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str | None = None  # None: the embedded Postgres in data_dir
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    redis_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    max_content_chars: int = Field(default=32_000, ge=1)  # messages, facts, knowledge, summaries
+    max_journal_chars: int = Field(default=200_000, ge=1)
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    llm: LLMSettings = LLMSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    resumption: ResumptionSettings = ResumptionSettings()
+    recall: RecallSettings = RecallSettings()
+    api: ApiSettings = ApiSettings()

@@ -1,0 +1,213 @@
+"""The raw transcript tier: every message, committed before it is acknowledged, ordered by a
+gapless per-session `seq`, and deduplicated by its idempotency key.
+
+Appends to one session serialize on the session row (`UPDATE ... last_seq + 1`), so `seq`
+has no gaps even under concurrency; a retry with a known key returns the stored message."""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from memory import domain
+from memory.domain import Clock, Role, Scope
+from memory.errors import IdempotencyMismatch, InvalidInput, NotFound
+from memory.records import Message
+from memory.sql import scope_params
+from memory.users import ensure_user
+
+_COLUMNS = "id, session_id, seq, role, content, idempotency_key, created_at, archived_at"
+_SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
+
+_BY_KEY = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND idempotency_key = :key")
+
+# Takes the session row lock: concurrent appends to one session queue here.
+_NEXT_SEQ = text(f"""
+UPDATE sessions SET last_seq = last_seq + 1, last_active_at = greatest(last_active_at, :at)
+WHERE {_SCOPED} AND id = :session_id
+RETURNING last_seq
+""")
+
+_OPEN_SESSION = text("""
+INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at)
+VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at)
+ON CONFLICT (id) DO NOTHING
+""")
+
+_INSERT = text(f"""
+INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content,
+                      idempotency_key, created_at)
+VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :content, :key, :at)
+ON CONFLICT (tenant_id, user_id, idempotency_key) DO NOTHING
+RETURNING {_COLUMNS}
+""")
+
+_WINDOW = text(f"""
+SELECT * FROM (
+    SELECT {_COLUMNS} FROM messages
+    WHERE {_SCOPED} AND session_id = :session_id AND seq < :before_seq
+    ORDER BY seq DESC LIMIT :limit
+) AS latest ORDER BY seq
+""")
+
+_BY_IDS = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND id = ANY(:ids) ORDER BY id")
+
+_SESSION_EXISTS = text(f"SELECT 1 FROM sessions WHERE {_SCOPED} AND id = :session_id")
+
+_ARCHIVE = text(f"""
+UPDATE messages SET archived_at = :at
+WHERE {_SCOPED} AND session_id = :session_id AND archived_at IS NULL
+""")
+
+_DELETE = text(f"DELETE FROM messages WHERE {_SCOPED} AND id = ANY(:ids)")
+
+_MAX_KEY_CHARS = 200
+_MAX_WINDOW = 1000
+_NO_UPPER_SEQ = 2**31 - 1
+
+
+class _KeyTaken(Exception):
+    """Another append committed this idempotency key while we waited for the session."""
+
+
+def _message(scope: Scope, row: RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        scope=scope,
+        session_id=row["session_id"],
+        seq=row["seq"],
+        role=Role(row["role"]),
+        content=row["content"],
+        idempotency_key=row["idempotency_key"],
+        created_at=row["created_at"],
+        archived_at=row["archived_at"],
+    )
+
+
+def _key(value: str | None) -> str:
+    if value is None:
+        return f"auto:{uuid.uuid4()}"
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_KEY_CHARS:
+        raise InvalidInput("idempotency_key", f"must be 1-{_MAX_KEY_CHARS} non-blank characters")
+    return value
+
+
+class TranscriptStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock, max_content_chars: int) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._max_content_chars = max_content_chars
+
+    async def append(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        role: Role | str,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Message:
+        """Commit one message and return it with its `seq`. The session is opened on first
+        use. A retry with the same key returns the original; the same key with a different
+        message raises `IdempotencyMismatch`."""
+        params: dict[str, Any] = {
+            **scope_params(scope),
+            "session_id": domain.parse_uuid(session_id, "session_id"),
+            "role": domain.role(role).value,
+            "content": domain.content(content, "content", self._max_content_chars),
+            "key": _key(idempotency_key),
+            "at": self._clock() if at is None else domain.aware(at, "at"),
+            "id": uuid.uuid4(),
+        }
+        async with self._engine.connect() as conn:
+            existing = await self._by_key(conn, scope, params["key"])
+            if existing is None:
+                try:
+                    async with conn.begin():
+                        return await self._insert(conn, scope, params)
+                except _KeyTaken:  # a concurrent retry won; its row is committed now
+                    existing = await self._by_key(conn, scope, params["key"])
+        assert existing is not None, "a key that conflicted must be readable after commit"
+        return _same_or_mismatch(existing, params)
+
+    async def _by_key(self, conn: AsyncConnection, scope: Scope, key: str) -> Message | None:
+        row = (await conn.execute(_BY_KEY, {**scope_params(scope), "key": key})).mappings().first()
+        await conn.rollback()
+        return None if row is None else _message(scope, row)
+
+    async def _insert(self, conn: AsyncConnection, scope: Scope, params: dict[str, Any]) -> Message:
+        seq = await conn.scalar(_NEXT_SEQ, params)
+        if seq is None:
+            await ensure_user(conn, scope)
+            await conn.execute(_OPEN_SESSION, params)
+            seq = await conn.scalar(_NEXT_SEQ, params)
+            if seq is None:  # the id belongs to a session of another scope
+                raise NotFound(f"session {params['session_id']} not found")
+        row = (await conn.execute(_INSERT, {**params, "seq": seq})).mappings().first()
+        if row is None:
+            raise _KeyTaken  # rolls back, giving the seq we took back
+        return _message(scope, row)
+
+    async def window(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        *,
+        limit: int = 20,
+        before_seq: int | None = None,
+    ) -> list[Message]:
+        """The last `limit` messages of a session (before `before_seq`), oldest first."""
+        if not 1 <= limit <= _MAX_WINDOW:
+            raise InvalidInput("limit", f"must be between 1 and {_MAX_WINDOW}")
+        params = {
+            **scope_params(scope),
+            "session_id": domain.parse_uuid(session_id, "session_id"),
+            "before_seq": _NO_UPPER_SEQ if before_seq is None else before_seq,
+            "limit": limit,
+        }
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_WINDOW, params)).mappings().all()
+            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+                raise NotFound(f"session {params['session_id']} not found")
+        return [_message(scope, row) for row in rows]
+
+    async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Message]:
+        """The messages of this scope among `ids`; unknown or foreign ids are left out."""
+        params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_BY_IDS, params)).mappings().all()
+        return [_message(scope, row) for row in rows]
+
+    async def archive(self, scope: Scope, session_id: uuid.UUID | str) -> int:
+        """Mark a session's messages archived (retention counts from here); idempotent."""
+        params = {
+            **scope_params(scope),
+            "session_id": domain.parse_uuid(session_id, "session_id"),
+            "at": self._clock(),
+        }
+        async with self._engine.begin() as conn:
+            result = await conn.execute(_ARCHIVE, params)
+        return result.rowcount
+
+    async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
+        params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
+        async with self._engine.begin() as conn:
+            result = await conn.execute(_DELETE, params)
+        return result.rowcount
+
+
+def _same_or_mismatch(existing: Message, params: Mapping[str, Any]) -> Message:
+    same = (
+        existing.session_id == params["session_id"]
+        and existing.role.value == params["role"]
+        and existing.content == params["content"]
+    )
+    if not same:
+        raise IdempotencyMismatch(
+            f"idempotency key {params['key']!r} was used for a different message"
+        )
+    return existing

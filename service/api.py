@@ -1,0 +1,64 @@
+"""The REST API. The container is built in the lifespan (or handed in by tests) and reaches
+routes through a dependency."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from memory.settings import Settings
+from service import problems
+from service.container import Container, build_container
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    embedded_database: bool
+    version: str
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """An app that builds its own container from `settings`, or uses the one given (and
+    leaves closing it to the caller)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await build_container(settings or Settings())
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(title="memstrata", version=version("memstrata"), lifespan=lifespan)
+    problems.install(app)
+
+    @app.get("/health")
+    async def health(c: ContainerDep) -> Health:
+        async with c.database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return Health(
+            status="ok",
+            database="ok",
+            embedded_database=c.database.embedded is not None,
+            version=version("memstrata"),
+        )
+
+    return app

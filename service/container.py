@@ -1,0 +1,62 @@
+"""The composition root: builds every long-lived object once, from one `Settings`, in the
+app's lifespan or a command's main, and closes them in reverse order."""
+
+import logging
+from dataclasses import dataclass
+
+from memory.database import Database, open_database
+from memory.domain import Clock, system_clock
+from memory.embedder import Embedder, make_embedder
+from memory.facts import FactStore
+from memory.journal import JournalStore
+from memory.knowledge import KnowledgeStore
+from memory.migrate import upgrade
+from memory.recall import Recall
+from memory.settings import Settings
+from memory.summaries import SummaryStore
+from memory.transcripts import TranscriptStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database: Database
+    clock: Clock
+    embedder: Embedder
+    transcripts: TranscriptStore
+    facts: FactStore
+    knowledge: KnowledgeStore
+    summaries: SummaryStore
+    journal: JournalStore
+    recall: Recall
+
+    async def close(self) -> None:
+        await self.embedder.close()
+        await self.database.close()
+
+
+async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
+    """Open the database (embedded by default), migrate it to head, and wire the stores."""
+    database = await open_database(settings)
+    try:
+        await upgrade(database.engine, settings.embedding.dim)
+    except BaseException:
+        await database.close()
+        raise
+    engine = database.engine
+    chars = settings.max_content_chars
+    embedder = make_embedder(settings.embedding, settings.llm)
+    return Container(
+        settings=settings,
+        database=database,
+        clock=clock,
+        embedder=embedder,
+        transcripts=TranscriptStore(engine, clock, chars),
+        facts=FactStore(engine, clock, chars),
+        knowledge=KnowledgeStore(engine, clock, chars),
+        summaries=SummaryStore(engine, clock, chars),
+        journal=JournalStore(engine, clock, settings.max_journal_chars),
+        recall=Recall(engine, embedder, settings.recall, clock, chars),
+    )

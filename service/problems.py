@@ -1,0 +1,63 @@
+"""The one place where domain errors become HTTP answers: RFC 9457 problem+json bodies,
+never a traceback."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from memory.errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    MemstrataError,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[MemstrataError], int, str]] = [
+    (InvalidInput, 422, "Invalid input"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict"),
+    (BackendUnavailable, 503, "Backend unavailable"),
+    (ConfigurationError, 500, "Misconfigured"),
+]
+
+
+def problem(status: int, title: str, detail: str, code: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": f"urn:memstrata:{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MemstrataError)
+    for kind, status, title in _STATUS:
+        if isinstance(exc, kind):
+            return problem(status, title, exc.message, exc.code)
+    log.error("unmapped domain error", exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred", exc.code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+    return problem(422, "Invalid input", details, InvalidInput.code)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(MemstrataError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

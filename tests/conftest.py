@@ -1,0 +1,109 @@
+"""Shared fixtures: one real Postgres with pgvector per test session (the embedded one, or
+`MEMSTRATA_TEST_DATABASE_URL`), a migrated template database, and a fresh clone of it for
+every test that touches the database."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from memory.database import async_url, make_engine
+from memory.embedded import EmbeddedPostgres
+from memory.embedder import SentenceTransformerEmbedder
+from memory.migrate import upgrade
+from memory.settings import EmbeddingSettings
+
+TEMPLATE = f"memstrata_template_{os.getpid()}"
+
+
+class TravelClock:
+    """An injectable clock that only moves when a test moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """An SQLAlchemy URL of a database on a server where tests may create databases."""
+    configured = os.environ.get("MEMSTRATA_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="memstrata-test-pg-"))
+    server = EmbeddedPostgres(data_dir)
+    try:
+        yield server.url("postgres")
+    finally:
+        server.release()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def database_url(server: str, name: str) -> str:
+    url = make_url(async_url(server))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def admin(server_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def template(admin: AsyncEngine, server_url: str) -> AsyncIterator[str]:
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}"'))
+        await conn.execute(text(f'CREATE DATABASE "{TEMPLATE}"'))
+    engine = make_engine(database_url(server_url, TEMPLATE), 1)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    await upgrade(engine, 384)
+    await engine.dispose()
+    yield TEMPLATE
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def fresh_database(admin: AsyncEngine, template: str, server_url: str) -> AsyncIterator[str]:
+    """The URL of a new database cloned from the migrated template, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield database_url(server_url, name)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def engine(fresh_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(fresh_database, 25)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> TravelClock:
+    return TravelClock()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(EmbeddingSettings())

@@ -1,0 +1,54 @@
+"""The REST API through httpx's ASGI transport, on a container built from test settings."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from memory.errors import InvalidInput
+from memory.settings import Settings
+from service.api import create_app
+from service.container import Container, build_container
+from tests.conftest import TravelClock
+
+
+@pytest.fixture
+async def container(fresh_database: str, clock: TravelClock) -> AsyncIterator[Container]:
+    built = await build_container(Settings(database_url=fresh_database), clock=clock)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(container=container)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise InvalidInput("content", "must not be empty")
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        yield c
+
+
+async def test_health_reports_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["embedded_database"] is False
+
+
+async def test_domain_errors_become_problem_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/boom")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "content: must not be empty"
+
+
+def test_app_builds_without_touching_the_database() -> None:
+    assert isinstance(create_app(Settings(database_url="postgresql://nowhere/x")), FastAPI)
