@@ -124,7 +124,9 @@ class TranscriptStore:
             "id": uuid.uuid4(),
         }
         async with self._engine.connect() as conn:
-            existing = await self._by_key(conn, scope, params["key"])
+            # A key we generated cannot have been used yet: skip the lookup for it.
+            retry = idempotency_key is not None
+            existing = await self._by_key(conn, scope, params["key"]) if retry else None
             if existing is None:
                 try:
                     async with conn.begin():

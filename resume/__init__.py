@@ -1,0 +1,2 @@
+"""Decides how a returning user's conversation resumes and builds the context block.
+May import `memory`; never `reflection` or `service`."""

@@ -1,0 +1,1 @@
+"""Entry points: the composition root, REST API and CLI (MCP server and client to come)."""

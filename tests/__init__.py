@@ -1,0 +1,1 @@
+"""memstrata tests: unit, integration on real Postgres + pgvector, and API."""

@@ -1,0 +1,1 @@
+"""Offline benchmarks and memory evals; they print numbers, they assert nothing."""
