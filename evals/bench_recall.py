@@ -14,20 +14,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import numpy as np
 from pgvector.asyncpg import register_vector
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from evals import synthetic
-from memory.database import async_url, ensure_vector_extension, make_engine
+from evals.benchdb import fresh_database
+from memory.database import make_engine
 from memory.domain import Scope, system_clock
-from memory.embedded import EmbeddedPostgres
 from memory.embedder import SentenceTransformerEmbedder
-from memory.migrate import upgrade
 from memory.recall import Recall
 from memory.settings import EmbeddingSettings, RecallSettings
 
@@ -150,28 +147,11 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> None:
     embedder = SentenceTransformerEmbedder(EmbeddingSettings())
-    server: EmbeddedPostgres | None = None
-    admin_url = args.database_url
-    if admin_url is None:
-        server = await asyncio.to_thread(EmbeddedPostgres, Path(args.data_dir))
-        admin_url = server.url("postgres")
-    admin = make_engine(admin_url, 1).execution_options(isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text("DROP DATABASE IF EXISTS memstrata_bench WITH (FORCE)"))
-        await conn.execute(text("CREATE DATABASE memstrata_bench"))
-    await admin.dispose()
-    url = make_url(async_url(admin_url)).set(database="memstrata_bench")
-    bench_url = url.render_as_string(hide_password=False)
-    engine = make_engine(bench_url, 1)
-    await ensure_vector_extension(engine)
-    await upgrade(engine, 384)
-    await engine.dispose()
     sizes = synthetic.user_sizes(args.rows, args.users, seed=3)
-    await load(bench_url, sizes, embedder)
-    await measure(bench_url, sizes, embedder, args.queries, args.k)
+    async with fresh_database("memstrata_bench", args.database_url, args.data_dir) as url:
+        await load(url, sizes, embedder)
+        await measure(url, sizes, embedder, args.queries, args.k)
     await embedder.close()
-    if server is not None:
-        await asyncio.to_thread(server.release)
 
 
 if __name__ == "__main__":

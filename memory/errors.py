@@ -5,10 +5,15 @@ boundary; the HTTP layer maps them to problem+json in one place.
     ├── InvalidInput            bad content, role, id, time or argument   (422)
     ├── NotFound                no such record in this scope             (404)
     ├── Conflict                a concurrent or contradictory write       (409)
-    │   └── IdempotencyMismatch a key reused for a different message      (409)
+    │   ├── IdempotencyMismatch a key reused for a different message      (409)
+    │   └── OtherDeviceActive   another device holds the user's active session (409)
     ├── ConfigurationError      the deployment cannot work as configured  (500 at start-up)
-    └── BackendUnavailable      Postgres, Redis or a model endpoint down  (503)
+    ├── BackendUnavailable      Postgres, Redis or a model endpoint down  (503)
+    └── CorruptState            a cached entry that cannot be trusted (never reaches callers:
+                                the state is rebuilt from Postgres)
 """
+
+import uuid
 
 
 class MemstrataError(Exception):
@@ -41,9 +46,27 @@ class IdempotencyMismatch(Conflict):
     code = "idempotency_mismatch"
 
 
+class OtherDeviceActive(Conflict):
+    """The user is active on another device; continuing here needs an explicit takeover."""
+
+    code = "other_device_active"
+
+    def __init__(self, device_id: str, session_id: uuid.UUID) -> None:
+        super().__init__(
+            f"device {device_id!r} is active in session {session_id}; "
+            "pass takeover=true to continue on this device"
+        )
+        self.device_id = device_id
+        self.session_id = session_id
+
+
 class ConfigurationError(MemstrataError):
     code = "configuration_error"
 
 
 class BackendUnavailable(MemstrataError):
     code = "backend_unavailable"
+
+
+class CorruptState(MemstrataError):
+    code = "corrupt_state"

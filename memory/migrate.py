@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,15 @@ def alembic_config(connection: Connection, embedding_dim: int) -> Config:
     config.attributes["connection"] = connection
     config.attributes["embedding_dim"] = embedding_dim
     return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this code."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, "migrations ship with the package"
+    return head
 
 
 def _upgrade(connection: Connection, embedding_dim: int) -> None:

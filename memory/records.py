@@ -20,6 +20,7 @@ class Message:
     idempotency_key: str
     created_at: datetime
     archived_at: datetime | None = None
+    device_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

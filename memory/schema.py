@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     Text,
     UniqueConstraint,
     text,
@@ -30,6 +31,7 @@ from sqlmodel import Field, SQLModel
 DEFAULT_EMBEDDING_DIM = 384
 
 ROLES = ("user", "assistant", "system", "tool")
+SESSION_STATUSES = ("active", "soft_expired", "hard_expired", "archived")
 FACT_KINDS = ("preference", "profile", "relation", "event", "decision", "plan", "open_question")
 
 
@@ -84,6 +86,8 @@ class Tenant(SQLModel, table=True):
     id: str = _text(primary_key=True)
     name: str = _text()
     created_at: datetime = _ts(default_now=True)
+    # Per-tenant overrides of the lifecycle windows, e.g. {"soft_expiry_s": 600}.
+    lifecycle: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class User(SQLModel, table=True):
@@ -105,6 +109,8 @@ class Session(SQLModel, table=True):
         _user_fk("sessions"),
         UniqueConstraint("tenant_id", "user_id", "id", name="uq_sessions_scope_id"),
         Index("ix_sessions_scope_last_active", "tenant_id", "user_id", "last_active_at"),
+        Index("ix_sessions_status_last_active", "status", "last_active_at"),
+        CheckConstraint(f"status IN {SESSION_STATUSES}", name="ck_sessions_status"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -113,6 +119,16 @@ class Session(SQLModel, table=True):
     last_seq: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     started_at: datetime = _ts()
     last_active_at: datetime = _ts()
+    device_id: str | None = _text(default=None, nullable=True)
+    # The durable status; "soft_expired" is derived from last_active_at on read as well.
+    status: str = _text(default="active", sa_column_kwargs={"server_default": text("'active'")})
+    # The durable part of the hot state: active flow, topic, entities, open questions, totals.
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    # Bumped by every change of the session's state; optimistic concurrency compares it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class MessageRow(SQLModel, table=True):
@@ -141,6 +157,7 @@ class MessageRow(SQLModel, table=True):
     role: str = _text()
     content: str = _text()
     idempotency_key: str = _text()
+    device_id: str | None = _text(default=None, nullable=True)
     created_at: datetime = _ts()
     archived_at: datetime | None = _ts(nullable=True)
     embedding: list[float] | None = _embedding()
@@ -303,6 +320,29 @@ class JournalEntryRow(SQLModel, table=True):
     content: str = _text()
     session_id: uuid.UUID | None = Field(default=None, nullable=True)
     created_at: datetime = _ts()
+
+
+class SessionCacheRow(SQLModel, table=True):
+    """Hot session state when no Redis is configured: the serialized `SessionState`, kept
+    until `expires_at` (the hard-expiry window), written only by a newer version."""
+
+    __tablename__ = "session_cache"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "user_id", "session_id"],
+            ["sessions.tenant_id", "sessions.user_id", "sessions.id"],
+            ondelete="CASCADE",
+            name="fk_session_cache_session",
+        ),
+        Index("ix_session_cache_expires", "expires_at"),
+    )
+
+    session_id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = _text()
+    user_id: str = _text()
+    version: int
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: datetime = _ts()
 
 
 class Run(SQLModel, table=True):

@@ -47,6 +47,14 @@ class LifecycleSettings(BaseModel):
     sweep_interval_s: int = Field(default=5 * 60, gt=0)
 
 
+class SessionSettings(BaseModel):
+    """Hot session state."""
+
+    window_messages: int = Field(default=20, ge=1, le=500)
+    redis_timeout_s: float = Field(default=0.5, gt=0)  # a dead Redis costs this, then Postgres
+    tenant_cache_s: float = Field(default=10.0, ge=0)  # how long tenant overrides are cached
+
+
 class ResumptionSettings(BaseModel):
     """Defaults of DESIGN §6: the time gaps that pick full restore, primed or fresh."""
 
@@ -88,6 +96,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     llm: LLMSettings = LLMSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    session: SessionSettings = SessionSettings()
     resumption: ResumptionSettings = ResumptionSettings()
     recall: RecallSettings = RecallSettings()
     api: ApiSettings = ApiSettings()

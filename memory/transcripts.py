@@ -2,10 +2,13 @@
 gapless per-session `seq`, and deduplicated by its idempotency key.
 
 Appends to one session serialize on the session row (`UPDATE ... last_seq + 1`), so `seq`
-has no gaps even under concurrency; a retry with a known key returns the stored message."""
+has no gaps even under concurrency; a retry with a known key returns the stored message.
+An append that names its device also enforces "one active device per user" in the same
+transaction, under a per-user advisory lock, so two devices cannot both slip through."""
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,34 +16,42 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory import domain
+from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
-from memory.errors import IdempotencyMismatch, InvalidInput, NotFound
+from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from memory.records import Message
 from memory.sql import scope_params
 from memory.users import ensure_user
 
-_COLUMNS = "id, session_id, seq, role, content, idempotency_key, created_at, archived_at"
+_COLUMNS = "id, session_id, seq, role, content, idempotency_key, device_id, created_at, archived_at"
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
 _BY_KEY = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND idempotency_key = :key")
 
-# Takes the session row lock: concurrent appends to one session queue here.
+# Takes the session row lock: concurrent appends to one session queue here. A session that
+# has ended (hard-expired or archived) takes no more messages.
 _NEXT_SEQ = text(f"""
-UPDATE sessions SET last_seq = last_seq + 1, last_active_at = greatest(last_active_at, :at)
-WHERE {_SCOPED} AND id = :session_id
-RETURNING last_seq
+UPDATE sessions
+SET last_seq = last_seq + 1, version = version + 1,
+    last_active_at = greatest(last_active_at, :at),
+    device_id = coalesce(:device_id, device_id), status = 'active'
+WHERE {_SCOPED} AND id = :session_id AND status IN ('active', 'soft_expired')
+RETURNING last_seq, version
 """)
 
+_SESSION_STATUS = text(f"SELECT status FROM sessions WHERE {_SCOPED} AND id = :session_id")
+
 _OPEN_SESSION = text("""
-INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at)
-VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at)
+INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
+VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
 ON CONFLICT (id) DO NOTHING
 """)
 
 _INSERT = text(f"""
 INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content,
-                      idempotency_key, created_at)
-VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :content, :key, :at)
+                      idempotency_key, device_id, created_at)
+VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :content, :key, :device_id,
+        :at)
 ON CONFLICT (tenant_id, user_id, idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """)
@@ -69,6 +80,16 @@ _MAX_WINDOW = 1000
 _NO_UPPER_SEQ = 2**31 - 1
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An append's outcome: the message, the session version it produced (None when the
+    append was a retry of a stored message) and whether it was such a retry."""
+
+    message: Message
+    session_version: int | None
+    replayed: bool
+
+
 class _KeyTaken(Exception):
     """Another append committed this idempotency key while we waited for the session."""
 
@@ -84,6 +105,7 @@ def _message(scope: Scope, row: RowMapping) -> Message:
         idempotency_key=row["idempotency_key"],
         created_at=row["created_at"],
         archived_at=row["archived_at"],
+        device_id=row["device_id"],
     )
 
 
@@ -114,6 +136,25 @@ class TranscriptStore:
         """Commit one message and return it with its `seq`. The session is opened on first
         use. A retry with the same key returns the original; the same key with a different
         message raises `IdempotencyMismatch`."""
+        appended = await self.append_turn(
+            scope, session_id, role, content, idempotency_key=idempotency_key, at=at
+        )
+        return appended.message
+
+    async def append_turn(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        role: Role | str,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+        device: DeviceGuard | None = None,
+    ) -> Appended:
+        """`append`, also saying which session version it produced; with `device`, the
+        append is refused with `OtherDeviceActive` while another device of the user is
+        active (unless it takes over), and the session moves to this device."""
         params: dict[str, Any] = {
             **scope_params(scope),
             "session_id": domain.parse_uuid(session_id, "session_id"),
@@ -122,37 +163,47 @@ class TranscriptStore:
             "key": _key(idempotency_key),
             "at": self._clock() if at is None else domain.aware(at, "at"),
             "id": uuid.uuid4(),
+            "device_id": None if device is None else domain.external_id(device.id, "device_id"),
         }
         async with self._engine.connect() as conn:
-            # A key we generated cannot have been used yet: skip the lookup for it.
-            retry = idempotency_key is not None
-            existing = await self._by_key(conn, scope, params["key"]) if retry else None
-            if existing is None:
-                try:
-                    async with conn.begin():
-                        return await self._insert(conn, scope, params)
-                except _KeyTaken:  # a concurrent retry won; its row is committed now
-                    existing = await self._by_key(conn, scope, params["key"])
+            try:
+                async with conn.begin():
+                    # A key we generated cannot have been used yet: skip the lookup for it.
+                    if idempotency_key is not None:
+                        existing = await self._by_key(conn, scope, params["key"])
+                        if existing is not None:
+                            return Appended(_same_or_mismatch(existing, params), None, True)
+                    if device is not None:
+                        await device.check(conn, params)
+                    return await self._insert(conn, scope, params)
+            except _KeyTaken:  # a concurrent retry won; its row is committed now
+                existing = await self._by_key(conn, scope, params["key"])
+                await conn.rollback()
         assert existing is not None, "a key that conflicted must be readable after commit"
-        return _same_or_mismatch(existing, params)
+        return Appended(_same_or_mismatch(existing, params), None, replayed=True)
 
     async def _by_key(self, conn: AsyncConnection, scope: Scope, key: str) -> Message | None:
         row = (await conn.execute(_BY_KEY, {**scope_params(scope), "key": key})).mappings().first()
-        await conn.rollback()
         return None if row is None else _message(scope, row)
 
-    async def _insert(self, conn: AsyncConnection, scope: Scope, params: dict[str, Any]) -> Message:
-        seq = await conn.scalar(_NEXT_SEQ, params)
-        if seq is None:
-            await ensure_user(conn, scope)
-            await conn.execute(_OPEN_SESSION, params)
-            seq = await conn.scalar(_NEXT_SEQ, params)
-            if seq is None:  # the id belongs to a session of another scope
+    async def _insert(
+        self, conn: AsyncConnection, scope: Scope, params: dict[str, Any]
+    ) -> Appended:
+        taken = (await conn.execute(_NEXT_SEQ, params)).first()
+        if taken is None:
+            status = await conn.scalar(_SESSION_STATUS, params)
+            if status in ("hard_expired", "archived"):
+                raise Conflict(f"session {params['session_id']} has ended; start a new one")
+            if status is None:  # new here; or committed by a concurrent first append
+                await ensure_user(conn, scope)
+                await conn.execute(_OPEN_SESSION, params)
+            taken = (await conn.execute(_NEXT_SEQ, params)).first()
+            if taken is None:  # the id belongs to a session of another scope
                 raise NotFound(f"session {params['session_id']} not found")
-        row = (await conn.execute(_INSERT, {**params, "seq": seq})).mappings().first()
+        row = (await conn.execute(_INSERT, {**params, "seq": taken.last_seq})).mappings().first()
         if row is None:
             raise _KeyTaken  # rolls back, giving the seq we took back
-        return _message(scope, row)
+        return Appended(_message(scope, row), taken.version, replayed=False)
 
     async def window(
         self,

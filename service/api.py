@@ -10,6 +10,8 @@ from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from memory.errors import BackendUnavailable
+from memory.session_store import RedisSessionStore
 from memory.settings import Settings
 from service import problems
 from service.container import Container, build_container
@@ -19,6 +21,8 @@ class Health(BaseModel):
     status: str
     database: str
     embedded_database: bool
+    session_store: str
+    redis: str | None  # "ok" or "unavailable" (degraded: state is served from Postgres)
     version: str
 
 
@@ -54,10 +58,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def health(c: ContainerDep) -> Health:
         async with c.database.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+        redis = None
+        if isinstance(c.session_store, RedisSessionStore):
+            try:
+                await c.session_store.ping()
+                redis = "ok"
+            except BackendUnavailable:
+                redis = "unavailable"
         return Health(
-            status="ok",
+            status="ok" if redis != "unavailable" else "degraded",
             database="ok",
             embedded_database=c.database.embedded is not None,
+            session_store=c.session_store.name,
+            redis=redis,
             version=version("memstrata"),
         )
 

@@ -12,8 +12,11 @@ from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
 from memory.migrate import upgrade
 from memory.recall import Recall
+from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
+from memory.sessions import Sessions
 from memory.settings import Settings
 from memory.summaries import SummaryStore
+from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
 
 log = logging.getLogger(__name__)
@@ -31,8 +34,12 @@ class Container:
     summaries: SummaryStore
     journal: JournalStore
     recall: Recall
+    tenants: TenantStore
+    session_store: SessionStore
+    sessions: Sessions
 
     async def close(self) -> None:
+        await self.session_store.close()
         await self.embedder.close()
         await self.database.close()
 
@@ -48,15 +55,33 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
     engine = database.engine
     chars = settings.max_content_chars
     embedder = make_embedder(settings.embedding, settings.llm)
+    transcripts = TranscriptStore(engine, clock, chars)
+    tenants = TenantStore(engine, settings.lifecycle, settings.session.tenant_cache_s)
+    session_store: SessionStore = (
+        RedisSessionStore(settings.redis_url, settings.session.redis_timeout_s)
+        if settings.redis_url
+        else PostgresSessionStore(engine, clock)
+    )
     return Container(
         settings=settings,
         database=database,
         clock=clock,
         embedder=embedder,
-        transcripts=TranscriptStore(engine, clock, chars),
+        transcripts=transcripts,
         facts=FactStore(engine, clock, chars),
         knowledge=KnowledgeStore(engine, clock, chars),
         summaries=SummaryStore(engine, clock, chars),
         journal=JournalStore(engine, clock, settings.max_journal_chars),
         recall=Recall(engine, embedder, settings.recall, clock, chars),
+        tenants=tenants,
+        session_store=session_store,
+        sessions=Sessions(
+            engine,
+            transcripts,
+            session_store,
+            tenants,
+            clock,
+            settings.lifecycle,
+            settings.session,
+        ),
     )

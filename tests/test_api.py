@@ -1,5 +1,6 @@
 """The REST API through httpx's ASGI transport, on a container built from test settings."""
 
+import subprocess
 from collections.abc import AsyncIterator
 
 import httpx
@@ -41,6 +42,33 @@ async def test_health_reports_the_database(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["embedded_database"] is False
+    assert (body["session_store"], body["redis"]) == ("postgres", None)
+
+
+async def test_health_reports_a_dead_redis_as_degraded(
+    fresh_database: str, clock: TravelClock, throwaway_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    url, server = throwaway_redis
+    settings = Settings(database_url=fresh_database, redis_url=url)
+    built = await build_container(settings, clock=clock)
+    app = create_app(container=built)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        ):
+            assert (await client.get("/health")).json()["redis"] == "ok"
+            server.kill()
+            server.wait()
+            body = (await client.get("/health")).json()
+        assert (body["status"], body["session_store"], body["redis"]) == (
+            "degraded",
+            "redis",
+            "unavailable",
+        )
+    finally:
+        await built.close()
 
 
 async def test_domain_errors_become_problem_json(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,38 @@
+"""A fresh, migrated database for a benchmark: on the embedded Postgres unless a server URL
+is given. The database is dropped and created anew on every run."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from memory.database import async_url, ensure_vector_extension, make_engine
+from memory.embedded import EmbeddedPostgres
+from memory.migrate import upgrade
+
+
+@asynccontextmanager
+async def fresh_database(name: str, server_url: str | None, data_dir: str) -> AsyncIterator[str]:
+    """Yield the SQLAlchemy URL of a new database `name`, migrated to head."""
+    server: EmbeddedPostgres | None = None
+    if server_url is None:
+        server = await asyncio.to_thread(EmbeddedPostgres, Path(data_dir))
+        server_url = server.url("postgres")
+    admin = make_engine(server_url, 1).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    url = make_url(async_url(server_url)).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url, 1)
+    await ensure_vector_extension(engine)
+    await upgrade(engine, 384)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        if server is not None:
+            await asyncio.to_thread(server.release)

@@ -1,0 +1,114 @@
+"""The hot state of one session — recent window, active flow, topic, entities, open
+questions, counters — and its wire form: JSON, zstd-compressed above 100 KB, checked on the
+way back in so that a corrupt cache entry is detected, never trusted."""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import zstandard
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memory.domain import Role, Scope
+from memory.errors import CorruptState
+
+SCHEMA_VERSION = 1
+COMPRESS_ABOVE_BYTES = 100 * 1024
+_PLAIN, _ZSTD = b"J", b"Z"
+
+Status = Literal["active", "soft_expired", "hard_expired", "archived"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WindowMessage(_Frozen):
+    id: uuid.UUID
+    seq: int
+    role: Role
+    content: str
+    created_at: datetime
+    device_id: str | None = None
+
+
+class Flow(_Frozen):
+    """A task or guided flow in progress, e.g. a booking waiting for authentication."""
+
+    name: str = Field(min_length=1, max_length=200)
+    step: str = Field(min_length=1, max_length=200)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    status: str = Field(default="in_progress", min_length=1, max_length=100)
+
+
+class RunTotals(_Frozen):
+    tokens: int = Field(default=0, ge=0)
+    tool_calls: int = Field(default=0, ge=0)
+    retries: int = Field(default=0, ge=0)
+    wall_ms: int = Field(default=0, ge=0)
+
+    def plus(self, other: "RunTotals") -> "RunTotals":
+        return RunTotals(
+            tokens=self.tokens + other.tokens,
+            tool_calls=self.tool_calls + other.tool_calls,
+            retries=self.retries + other.retries,
+            wall_ms=self.wall_ms + other.wall_ms,
+        )
+
+
+class Context(_Frozen):
+    """The part of the state that is not derivable from the transcript; it is also kept
+    durably on the session row, so losing the cache never loses it."""
+
+    flow: Flow | None = None
+    topic: str | None = Field(default=None, max_length=500)
+    entities: tuple[str, ...] = ()
+    open_questions: tuple[str, ...] = ()
+    totals: RunTotals = RunTotals()
+
+
+class SessionState(_Frozen):
+    schema_version: Literal[1] = 1
+    session_id: uuid.UUID
+    tenant_id: str
+    user_id: str
+    device_id: str | None
+    status: Status
+    window: tuple[WindowMessage, ...]
+    context: Context
+    turn_count: int = Field(ge=0)
+    started_at: datetime
+    last_active_at: datetime
+    version: int = Field(ge=0)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant_id, self.user_id)
+
+
+def encode(state: SessionState) -> bytes:
+    raw = state.model_dump_json().encode()
+    if len(raw) > COMPRESS_ABOVE_BYTES:
+        return _ZSTD + zstandard.ZstdCompressor(level=3).compress(raw)
+    return _PLAIN + raw
+
+
+def decode(payload: bytes) -> SessionState:
+    """Parse a cached entry; anything malformed raises `CorruptState` saying what."""
+    kind, body = payload[:1], payload[1:]
+    try:
+        if kind == _ZSTD:
+            body = zstandard.ZstdDecompressor().decompress(body)
+        elif kind != _PLAIN:
+            raise CorruptState(f"unknown encoding tag {kind!r}")
+        data = json.loads(body)
+    except (zstandard.ZstdError, ValueError) as exc:
+        raise CorruptState(f"undecodable session entry: {exc}") from exc
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        found = data.get("schema_version") if isinstance(data, dict) else None
+        raise CorruptState(f"session entry has schema version {found!r}, not {SCHEMA_VERSION}")
+    try:
+        return SessionState.model_validate(data)
+    except ValidationError as exc:
+        raise CorruptState(f"session entry has wrong types: {exc.error_count()} errors") from exc

@@ -1,0 +1,440 @@
+"""Hot session state around the durable transcript: ingest (the message commits to Postgres
+first, then the state follows), restore, optimistic updates of the context, task completion,
+cross-device continuity, lifecycle sweeps, and recovery from a missing, stale, corrupt or
+unreachable cache entry by rebuilding from Postgres.
+
+Postgres holds the truth: messages, and on the session row its device, durable status,
+context (flow, topic, entities, open questions, totals) and `version`, which every change
+bumps. The `SessionStore` holds an assembled copy tagged with that version; a read trusts
+it only when its version is the durable one, so a lost write to the cache costs a rebuild,
+never a message."""
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from memory import domain
+from memory.devices import DeviceGuard
+from memory.domain import Clock, Role, Scope
+from memory.errors import BackendUnavailable, Conflict, CorruptState, InvalidInput, NotFound
+from memory.lifecycle import restorable, status_at
+from memory.records import Message
+from memory.requests import request_id
+from memory.session_state import Context, Flow, RunTotals, SessionState, WindowMessage
+from memory.session_store import SessionStore
+from memory.settings import LifecycleSettings, SessionSettings
+from memory.sql import scope_params
+from memory.tenants import TenantStore
+from memory.transcripts import Appended, TranscriptStore
+from memory.users import ensure_user
+
+log = logging.getLogger(__name__)
+
+_SCOPED = "tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id"
+
+# One statement, so the row and the window come from one snapshot.
+_ASSEMBLE = text(f"""
+SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.version,
+       (SELECT count(*) FROM messages m
+        WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
+          AND m.role = 'user') AS turn_count,
+       (SELECT coalesce(json_agg(w ORDER BY w.seq), '[]'::json) FROM (
+            SELECT id, seq, role, content, created_at, device_id FROM messages m
+            WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
+            ORDER BY seq DESC LIMIT :window) AS w) AS window
+FROM sessions s WHERE {_SCOPED}
+""")
+_VERSION = text(f"SELECT version FROM sessions WHERE {_SCOPED}")
+_LOCK_CONTEXT = text(f"SELECT context, version FROM sessions WHERE {_SCOPED} FOR UPDATE")
+_WRITE_CONTEXT = text(f"""
+UPDATE sessions SET context = CAST(:context AS jsonb), version = version + 1
+WHERE {_SCOPED} RETURNING version
+""")
+_OPEN = text("""
+INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
+VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
+ON CONFLICT (id) DO NOTHING
+""")
+_MOVE_TO_DEVICE = text(f"""
+UPDATE sessions SET device_id = :device_id, last_active_at = greatest(last_active_at, :at),
+                    status = 'active', version = version + 1
+WHERE {_SCOPED} AND status IN ('active', 'soft_expired')
+RETURNING version
+""")
+_LATEST_SESSION = text("""
+SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id
+ORDER BY last_active_at DESC LIMIT 1
+""")
+
+# Durable statuses by idle time, with each tenant's windows; bumping `version` makes every
+# cached copy stale. SKIP LOCKED lets several workers sweep at once.
+_SWEEP = text("""
+WITH due AS (
+    SELECT s.id,
+           CASE WHEN s.last_active_at <= CAST(:now AS timestamptz) - make_interval(
+                         secs => coalesce((t.lifecycle ->> 'hard_expiry_s')::int, :hard_s))
+                THEN 'hard_expired'
+                WHEN s.last_active_at <= CAST(:now AS timestamptz) - make_interval(
+                         secs => coalesce((t.lifecycle ->> 'soft_expiry_s')::int, :soft_s))
+                THEN 'soft_expired'
+                ELSE s.status END AS next_status
+    FROM sessions s JOIN tenants t ON t.id = s.tenant_id
+    WHERE s.status IN ('active', 'soft_expired')
+    FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE sessions s SET status = due.next_status, version = s.version + 1
+FROM due WHERE s.id = due.id AND due.next_status <> s.status
+RETURNING s.status
+""")
+
+
+class _Unset:
+    """Marks a context field the caller leaves as it is."""
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An ingested message and the session state after it."""
+
+    message: Message
+    state: SessionState
+    replayed: bool
+
+
+class Sessions:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        transcripts: TranscriptStore,
+        store: SessionStore,
+        tenants: TenantStore,
+        clock: Clock,
+        lifecycle: LifecycleSettings,
+        settings: SessionSettings,
+    ) -> None:
+        self._engine = engine
+        self._transcripts = transcripts
+        self._store = store
+        self._tenants = tenants
+        self._clock = clock
+        self._lifecycle = lifecycle
+        self._window = settings.window_messages
+        # Why the cache could not answer, by reason: missing, stale, corrupt, unavailable.
+        self.recoveries: Counter[str] = Counter()
+
+    # --- ingest -------------------------------------------------------------------------
+
+    async def append(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        role: Role | str,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        device_id: str | None = None,
+        takeover: bool = False,
+        at: datetime | None = None,
+    ) -> Turn:
+        """Commit the message, then bring the hot state along. The message is durable when
+        this returns, whatever happens to the cache."""
+        device = None
+        if device_id is not None:
+            device = DeviceGuard(device_id, takeover, self._lifecycle.soft_expiry_s)
+        appended = await self._transcripts.append_turn(
+            scope,
+            session_id,
+            role,
+            content,
+            idempotency_key=idempotency_key,
+            at=at,
+            device=device,
+        )
+        sid = appended.message.session_id
+        if appended.replayed:
+            return Turn(appended.message, await self.state(scope, sid), replayed=True)
+        state = await self._advance(scope, sid, appended)
+        return Turn(appended.message, await self._present(state), replayed=False)
+
+    async def _advance(self, scope: Scope, sid: uuid.UUID, appended: Appended) -> SessionState:
+        cached = await self._cached(scope, sid, count_missing=False)
+        version = appended.session_version
+        assert version is not None
+        if cached is not None and cached.version == version - 1:
+            state = _with_message(cached, appended.message, version, self._window)
+        else:
+            state = await self._assemble(scope, sid)
+        await self._keep(state)
+        return state
+
+    # --- restore ------------------------------------------------------------------------
+
+    async def state(self, scope: Scope, session_id: uuid.UUID | str) -> SessionState:
+        """The session's state as of now: from the cache when it is current, else rebuilt
+        from Postgres (and the cache refreshed). Status follows the idle time; a session
+        past hard expiry shows no active flow."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        cached = await self._cached(scope, sid)
+        if cached is not None and cached.version != await self._durable_version(scope, sid):
+            self._recovered("stale", scope, sid)
+            cached = None
+        if cached is None:
+            cached = await self._assemble(scope, sid)
+            await self._keep(cached)
+        return await self._present(cached)
+
+    async def latest(self, scope: Scope) -> SessionState | None:
+        """The user's most recently active session, on any device."""
+        async with self._engine.connect() as conn:
+            sid = await conn.scalar(_LATEST_SESSION, scope_params(scope))
+        return None if sid is None else await self.state(scope, sid)
+
+    async def open(
+        self,
+        scope: Scope,
+        device_id: str,
+        session_id: uuid.UUID | str | None = None,
+        *,
+        takeover: bool = False,
+    ) -> SessionState:
+        """Open a session on a device: continue `session_id` here, or start a new one.
+        While another device is active this raises `OtherDeviceActive` naming it, unless
+        `takeover` is set; two tabs of one device share a session freely."""
+        sid = uuid.uuid4() if session_id is None else domain.parse_uuid(session_id, "session_id")
+        guard = DeviceGuard(device_id, takeover, self._lifecycle.soft_expiry_s)
+        params = {
+            **scope_params(scope),
+            "session_id": sid,
+            "device_id": domain.external_id(device_id, "device_id"),
+            "at": self._clock(),
+        }
+        async with self._engine.begin() as conn:
+            await guard.check(conn, params)
+            await ensure_user(conn, scope)
+            await conn.execute(_OPEN, params)
+            if await conn.scalar(_MOVE_TO_DEVICE, params) is None:
+                raise _ended_or_missing(sid, await conn.scalar(_VERSION, params))
+        return await self.state(scope, sid)
+
+    # --- context ------------------------------------------------------------------------
+
+    async def update(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        expected_version: int,
+        *,
+        flow: Flow | Mapping[str, Any] | None = UNSET,
+        topic: str | None = UNSET,
+        entities: Sequence[str] = UNSET,
+        open_questions: Sequence[str] = UNSET,
+        add_totals: RunTotals | Mapping[str, int] | None = None,
+    ) -> SessionState:
+        """Change the context, naming the version it was read at; `Conflict` if another
+        writer got there first. Totals are added, the rest replaced."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise InvalidInput("expected_version", "must be an integer")
+        params: dict[str, Any] = {**scope_params(scope), "session_id": sid}
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(_LOCK_CONTEXT, params)).first()
+            if row is None:
+                raise NotFound(f"session {sid} not found")
+            if row.version != expected_version:
+                raise Conflict(f"session is at version {row.version}, not {expected_version}")
+            changes = {
+                "flow": flow,
+                "topic": topic,
+                "entities": entities,
+                "open_questions": open_questions,
+            }
+            context = _changed(Context.model_validate(row.context), changes, add_totals)
+            params["context"] = context.model_dump_json()
+            version = await conn.scalar(_WRITE_CONTEXT, params)
+        cached = await self._cached(scope, sid, count_missing=False)
+        if cached is not None and cached.version == version - 1:
+            state = cached.model_copy(update={"context": context, "version": version})
+        else:
+            state = await self._assemble(scope, sid)
+        await self._keep(state)
+        return await self._present(state)
+
+    async def complete_task(
+        self, scope: Scope, session_id: uuid.UUID | str, expected_version: int
+    ) -> SessionState:
+        """The active flow is done: clear it, so nobody resumes into it later."""
+        return await self.update(scope, session_id, expected_version, flow=None)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def sweep(self) -> Counter[str]:
+        """Move idle sessions to soft or hard expiry in Postgres (the worker calls this);
+        returns how many moved to each status."""
+        params = {
+            "now": self._clock(),
+            "soft_s": self._lifecycle.soft_expiry_s,
+            "hard_s": self._lifecycle.hard_expiry_s,
+        }
+        async with self._engine.begin() as conn:
+            moved = (await conn.execute(_SWEEP, params)).scalars().all()
+        return Counter(moved)
+
+    # --- the cache, with every failure turned into a rebuild ----------------------------
+
+    async def _cached(
+        self, scope: Scope, sid: uuid.UUID, *, count_missing: bool = True
+    ) -> SessionState | None:
+        try:
+            state = await self._store.get(scope, sid)
+        except CorruptState as exc:
+            self._recovered("corrupt", scope, sid, str(exc))
+            await self._forget(scope, sid)
+            return None
+        except BackendUnavailable as exc:
+            self._recovered("unavailable", scope, sid, str(exc))
+            return None
+        if state is None and count_missing:
+            self._recovered("missing", scope, sid)
+        self._event("get", scope, sid, "miss" if state is None else "hit")
+        return state
+
+    async def _keep(self, state: SessionState) -> None:
+        windows = await self._tenants.lifecycle(state.tenant_id)
+        try:
+            written = await self._store.put(state, windows.hard_expiry_s)
+        except BackendUnavailable as exc:
+            self._recovered("unavailable", state.scope, state.session_id, str(exc))
+            return
+        self._event("put", state.scope, state.session_id, "written" if written else "older")
+
+    async def _forget(self, scope: Scope, sid: uuid.UUID) -> None:
+        try:
+            await self._store.delete(scope, sid)
+        except BackendUnavailable as exc:
+            self._recovered("unavailable", scope, sid, str(exc))
+            return
+        self._event("delete", scope, sid, "deleted")
+
+    async def _durable_version(self, scope: Scope, sid: uuid.UUID) -> int | None:
+        async with self._engine.connect() as conn:
+            version = await conn.scalar(_VERSION, {**scope_params(scope), "session_id": sid})
+        return None if version is None else int(version)
+
+    async def _assemble(self, scope: Scope, sid: uuid.UUID) -> SessionState:
+        params = {**scope_params(scope), "session_id": sid, "window": self._window}
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_ASSEMBLE, params)).mappings().first()
+        if row is None:
+            raise NotFound(f"session {sid} not found")
+        self._event("rebuild", scope, sid, "rebuilt")
+        return SessionState(
+            session_id=sid,
+            tenant_id=scope.tenant_id,
+            user_id=scope.user_id,
+            device_id=row["device_id"],
+            status=row["status"],
+            window=tuple(WindowMessage.model_validate(m) for m in row["window"]),
+            context=Context.model_validate(row["context"]),
+            turn_count=row["turn_count"],
+            started_at=row["started_at"],
+            last_active_at=row["last_active_at"],
+            version=row["version"],
+        )
+
+    async def _present(self, state: SessionState) -> SessionState:
+        windows = await self._tenants.lifecycle(state.tenant_id)
+        status = status_at(state.status, state.last_active_at, self._clock(), windows)
+        context = state.context
+        if not restorable(status) and context.flow is not None:
+            context = context.model_copy(update={"flow": None})  # never resume a stale task
+        return state.model_copy(update={"status": status, "context": context})
+
+    def _recovered(self, reason: str, scope: Scope, sid: uuid.UUID, detail: str = "") -> None:
+        self.recoveries[reason] += 1
+        level = logging.INFO if reason == "missing" else logging.WARNING
+        log.log(
+            level,
+            "session state from Postgres (%s) %s",
+            reason,
+            detail,
+            extra=self._fields("recover", scope, sid, reason),
+        )
+
+    def _event(self, op: str, scope: Scope, sid: uuid.UUID, outcome: str) -> None:
+        log.info("session %s %s", op, outcome, extra=self._fields(op, scope, sid, outcome))
+
+    def _fields(self, op: str, scope: Scope, sid: uuid.UUID, outcome: str) -> dict[str, Any]:
+        return {
+            "layer": "session",
+            "op": op,
+            "outcome": outcome,
+            "key": self._store.key(scope, sid),
+            "store": self._store.name,
+            "tenant": scope.tenant_id,
+            "user": scope.user_id,
+            "session": str(sid),
+            "request_id": request_id.get(),
+        }
+
+
+def _with_message(
+    state: SessionState, message: Message, version: int, window_size: int
+) -> SessionState:
+    """The state one append later: the message joins the window in `seq` order."""
+    entry = WindowMessage(
+        id=message.id,
+        seq=message.seq,
+        role=message.role,
+        content=message.content,
+        created_at=message.created_at,
+        device_id=message.device_id,
+    )
+    window = sorted((*(m for m in state.window if m.id != message.id), entry), key=_seq)
+    return state.model_copy(
+        update={
+            "window": tuple(window[-window_size:]),
+            "turn_count": state.turn_count + (message.role is Role.USER),
+            "last_active_at": max(state.last_active_at, message.created_at),
+            "device_id": message.device_id or state.device_id,
+            "status": "active",
+            "version": version,
+        }
+    )
+
+
+def _seq(message: WindowMessage) -> int:
+    return message.seq
+
+
+def _changed(
+    context: Context, changes: dict[str, Any], add_totals: RunTotals | Mapping[str, int] | None
+) -> Context:
+    update = {name: value for name, value in changes.items() if value is not UNSET}
+    if "entities" in update:
+        update["entities"] = tuple(update["entities"])
+    if "open_questions" in update:
+        update["open_questions"] = tuple(update["open_questions"])
+    try:
+        if add_totals is not None:
+            update["totals"] = context.totals.plus(RunTotals.model_validate(add_totals))
+        return Context.model_validate(context.model_dump() | update)
+    except ValidationError as exc:
+        field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "context"
+        raise InvalidInput(field, exc.errors()[0]["msg"]) from exc
+
+
+def _ended_or_missing(sid: uuid.UUID, version: object) -> Exception:
+    if version is None:
+        return NotFound(f"session {sid} not found")
+    return Conflict(f"session {sid} has ended; start a new one")
