@@ -21,18 +21,18 @@ from memory.users import ensure_user
 
 _SCOPED = "f.tenant_id = :tenant_id AND f.user_id = :user_id"
 _SELECT = f"""
-SELECT f.id, f.kind, f.text, f.importance, f.valid_from, f.valid_to, f.superseded_by,
-       f.created_at,
+SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from,
+       f.valid_to, f.superseded_by, f.created_at,
        ARRAY(SELECT s.message_id FROM fact_sources s
              WHERE s.fact_id = f.id ORDER BY s.message_id) AS sources
 FROM facts f WHERE {_SCOPED}
 """
 
 _INSERT = text("""
-INSERT INTO facts (id, tenant_id, user_id, kind, text, text_hash, importance, valid_from,
-                   created_at, embedding)
-VALUES (:id, :tenant_id, :user_id, :kind, :text, :text_hash, :importance, :valid_from,
-        :created_at, CAST(:embedding AS vector))
+INSERT INTO facts (id, tenant_id, user_id, kind, text, text_hash, importance, confidence,
+                   attribute, valid_from, created_at, embedding)
+VALUES (:id, :tenant_id, :user_id, :kind, :text, :text_hash, :importance, :confidence,
+        :attribute, :valid_from, :created_at, CAST(:embedding AS vector))
 ON CONFLICT (tenant_id, user_id, text_hash) WHERE superseded_by IS NULL AND valid_to IS NULL
 DO NOTHING
 RETURNING id
@@ -51,6 +51,21 @@ _LOCK = text("SELECT f.id, f.valid_to FROM facts f WHERE " + _SCOPED + " AND f.i
 _END = text("UPDATE facts f SET valid_to = :valid_to WHERE " + _SCOPED + " AND f.id = :id")
 _LINK = text("UPDATE facts f SET superseded_by = :new_id WHERE " + _SCOPED + " AND f.id = :id")
 _BY_IDS = text(_SELECT + " AND f.id = ANY(:ids) ORDER BY f.valid_from, f.id")
+_CITING = text(
+    _SELECT + " AND EXISTS (SELECT 1 FROM fact_sources s WHERE s.fact_id = f.id"
+    " AND s.message_id = ANY(:message_ids)) ORDER BY f.valid_from, f.id"
+)
+_CURRENT_ABOUT = text(
+    _SELECT + " AND f.attribute = :attribute AND f.valid_to IS NULL ORDER BY f.valid_from DESC"
+)
+# Exact nearest current facts (a user's facts are few enough; no HNSW post-filter trap).
+_NEAREST = text(
+    _SELECT.replace(
+        "SELECT f.id,", "SELECT 1 - (f.embedding <=> CAST(:embedding AS vector)) AS cosine, f.id,"
+    )
+    + " AND f.valid_to IS NULL AND f.embedding IS NOT NULL"
+    " ORDER BY f.embedding <=> CAST(:embedding AS vector) LIMIT :k"
+)
 _DELETE = text("DELETE FROM facts f WHERE " + _SCOPED + " AND f.id = ANY(:ids)")
 
 _MAX_LIST = 1000
@@ -71,12 +86,22 @@ def _fact(scope: Scope, row: RowMapping) -> Fact:
         kind=FactKind(row["kind"]),
         text=row["text"],
         importance=row["importance"],
+        confidence=row["confidence"],
+        attribute=row["attribute"],
         valid_from=row["valid_from"],
         valid_to=row["valid_to"],
         superseded_by=row["superseded_by"],
         created_at=row["created_at"],
         source_message_ids=tuple(row["sources"]),
     )
+
+
+def _attribute(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise InvalidInput("attribute", "must be 1-200 characters")
+    return value.strip().lower()
 
 
 def _list_sql(kinds: bool, as_of: bool, include_superseded: bool) -> str:
@@ -105,6 +130,8 @@ class FactStore:
         source_message_ids: Iterable[uuid.UUID | str],
         valid_from: datetime | None,
         embedding: Sequence[float] | None,
+        confidence: float = 1.0,
+        attribute: str | None = None,
     ) -> dict[str, Any]:
         statement = domain.content(statement, "text", self._max_chars)
         now = self._clock()
@@ -115,6 +142,8 @@ class FactStore:
             "text": statement,
             "text_hash": normalized_hash(statement),
             "importance": domain.unit_interval(importance, "importance"),
+            "confidence": domain.unit_interval(confidence, "confidence"),
+            "attribute": _attribute(attribute),
             "valid_from": now if valid_from is None else domain.aware(valid_from, "valid_from"),
             "created_at": now,
             "embedding": vector_literal(embedding),
@@ -131,10 +160,20 @@ class FactStore:
         source_message_ids: Iterable[uuid.UUID | str] = (),
         valid_from: datetime | None = None,
         embedding: Sequence[float] | None = None,
+        confidence: float = 1.0,
+        attribute: str | None = None,
     ) -> Fact:
         """Store a fact, or return the identical current one with these sources added."""
         params = self._params(
-            scope, kind, statement, importance, source_message_ids, valid_from, embedding
+            scope,
+            kind,
+            statement,
+            importance,
+            source_message_ids,
+            valid_from,
+            embedding,
+            confidence,
+            attribute,
         )
         async with self._engine.begin() as conn:
             await ensure_user(conn, scope)
@@ -161,12 +200,22 @@ class FactStore:
         source_message_ids: Iterable[uuid.UUID | str] = (),
         valid_from: datetime | None = None,
         embedding: Sequence[float] | None = None,
+        confidence: float = 1.0,
+        attribute: str | None = None,
     ) -> Fact:
         """Replace a current fact: the old one ends where the new one begins and points at
         it. Superseding a fact that is no longer current raises `Conflict`."""
         old = domain.parse_uuid(old_id, "old_id")
         params = self._params(
-            scope, kind, statement, importance, source_message_ids, valid_from, embedding
+            scope,
+            kind,
+            statement,
+            importance,
+            source_message_ids,
+            valid_from,
+            embedding,
+            confidence,
+            attribute,
         )
         async with self._engine.begin() as conn:
             row = (await conn.execute(_LOCK, {**scope_params(scope), "id": old})).first()
@@ -181,8 +230,16 @@ class FactStore:
             return await self._get(conn, scope, new_id)
 
     async def _get(self, conn: AsyncConnection, scope: Scope, fact_id: uuid.UUID) -> Fact:
+        fact = await self._get_or_none(conn, scope, fact_id)
+        assert fact is not None, "written in this transaction"
+        return fact
+
+    async def _get_or_none(
+        self, conn: AsyncConnection, scope: Scope, fact_id: uuid.UUID
+    ) -> Fact | None:
         rows = (await conn.execute(_BY_IDS, {**scope_params(scope), "ids": [fact_id]})).mappings()
-        return _fact(scope, rows.one())
+        row = rows.first()
+        return None if row is None else _fact(scope, row)
 
     async def list_facts(
         self,
@@ -211,6 +268,48 @@ class FactStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_BY_IDS, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
+
+    async def citing(self, scope: Scope, message_ids: Iterable[uuid.UUID | str]) -> list[Fact]:
+        """The facts (current or not) that these messages are a source of."""
+        params = {
+            **scope_params(scope),
+            "message_ids": domain.parse_uuids(message_ids, "message_ids"),
+        }
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_CITING, params)).mappings().all()
+        return [_fact(scope, row) for row in rows]
+
+    async def current_about(self, scope: Scope, attribute: str) -> list[Fact]:
+        """The current facts about one attribute of the user, newest first."""
+        params = {**scope_params(scope), "attribute": _attribute(attribute)}
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_CURRENT_ABOUT, params)).mappings().all()
+        return [_fact(scope, row) for row in rows]
+
+    async def nearest(
+        self, scope: Scope, embedding: Sequence[float], k: int = 5
+    ) -> list[tuple[Fact, float]]:
+        """The `k` current facts closest in meaning, with their cosine similarity."""
+        params = {**scope_params(scope), "embedding": vector_literal(embedding), "k": k}
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_NEAREST, params)).mappings().all()
+        return [(_fact(scope, row), float(row["cosine"])) for row in rows]
+
+    async def add_sources(
+        self, scope: Scope, fact_id: uuid.UUID, message_ids: Iterable[uuid.UUID | str]
+    ) -> Fact:
+        """Record more messages that say this fact (a merged near-duplicate)."""
+        target = domain.parse_uuid(fact_id, "fact_id")
+        params = {
+            **scope_params(scope),
+            "fact_id": target,
+            "message_ids": domain.parse_uuids(message_ids, "message_ids"),
+        }
+        async with self._engine.begin() as conn:
+            if await self._get_or_none(conn, scope, target) is None:
+                raise NotFound(f"fact {target} not found")
+            await conn.execute(_ADD_SOURCES, params)
+            return await self._get(conn, scope, target)
 
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
         """Delete facts for good (a user's request); their knowledge citations go too."""

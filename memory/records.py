@@ -32,6 +32,8 @@ class Fact:
     kind: FactKind
     text: str
     importance: float
+    confidence: float
+    attribute: str | None
     valid_from: datetime
     valid_to: datetime | None
     superseded_by: uuid.UUID | None

@@ -24,6 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import (
+    text as sql_text,  # the `text` name is also a column of several tables
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
@@ -120,6 +123,8 @@ class Session(SQLModel, table=True):
     started_at: datetime = _ts()
     last_active_at: datetime = _ts()
     device_id: str | None = _text(default=None, nullable=True)
+    # The watermark of extraction: every message up to this seq has been read for facts.
+    extracted_seq: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     # The durable status; "soft_expired" is derived from last_active_at on read as well.
     status: str = _text(default="active", sa_column_kwargs={"server_default": text("'active'")})
     # The durable part of the hot state: active flow, topic, entities, open questions, totals.
@@ -185,6 +190,15 @@ class FactRow(SQLModel, table=True):
         ),
         Index("ix_facts_scope_valid", "tenant_id", "user_id", "valid_from"),
         Index("ix_facts_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
+        # Contradiction lookups: the current fact about one attribute of the user.
+        Index(
+            "ix_facts_current_attribute",
+            "tenant_id",
+            "user_id",
+            "attribute",
+            postgresql_where=text("valid_to IS NULL AND attribute IS NOT NULL"),
+        ),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="ck_facts_confidence"),
         *_vector_indexes("facts"),
     )
 
@@ -195,6 +209,10 @@ class FactRow(SQLModel, table=True):
     text: str = _text()
     text_hash: str = _text()
     importance: float
+    confidence: float = Field(default=1.0, sa_column_kwargs={"server_default": sql_text("1.0")})
+    # What the fact is about ("residence", "occupation", "preference:coffee"): a newer fact
+    # about the same attribute with another value supersedes the older one.
+    attribute: str | None = _text(default=None, nullable=True)
     valid_from: datetime = _ts()
     valid_to: datetime | None = _ts(nullable=True)
     superseded_by: uuid.UUID | None = Field(default=None, nullable=True)
@@ -311,6 +329,15 @@ class JournalEntryRow(SQLModel, table=True):
         _user_fk("journal_entries"),
         UniqueConstraint("tenant_id", "user_id", "version", name="uq_journal_entries_version"),
         CheckConstraint("version > 0", name="ck_journal_entries_version"),
+        # One journal version per ended session: a second worker's write is a no-op.
+        Index(
+            "uq_journal_entries_session",
+            "tenant_id",
+            "user_id",
+            "session_id",
+            unique=True,
+            postgresql_where=text("session_id IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -350,15 +377,21 @@ class Run(SQLModel, table=True):
     scope columns are the one nullable exception to "every row carries its scope"."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_kind_started", "kind", "started_at"),)
+    __table_args__ = (
+        Index("ix_runs_kind_started", "kind", "started_at"),
+        Index("ix_runs_scope", "tenant_id", "user_id", "started_at"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     kind: str = _text()
     tenant_id: str | None = _text(default=None)
     user_id: str | None = _text(default=None)
     status: str = _text()
+    session_id: uuid.UUID | None = Field(default=None, nullable=True)
     model: str | None = _text(default=None)
-    tokens: int = 0
+    prompt_version: str | None = _text(default=None)
+    input_tokens: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
+    output_tokens: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
     llm_calls: int = 0
     retries: int = 0
     wall_ms: int = 0

@@ -61,7 +61,7 @@ WHERE {_SCOPED} RETURNING version
 _OPEN = text("""
 INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
 VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT DO NOTHING
 """)
 _MOVE_TO_DEVICE = text(f"""
 UPDATE sessions SET device_id = :device_id, last_active_at = greatest(last_active_at, :at),

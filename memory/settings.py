@@ -55,6 +55,22 @@ class SessionSettings(BaseModel):
     tenant_cache_s: float = Field(default=10.0, ge=0)  # how long tenant overrides are cached
 
 
+class ReflectionSettings(BaseModel):
+    """The worker: what it extracts and synthesizes, and how often."""
+
+    extraction: Literal["auto", "rules", "llm"] = "auto"  # auto: the LLM when one is set
+    extract_idle_s: int = Field(default=60, ge=0)  # a session quiet this long is extracted
+    extract_batch_messages: int = Field(default=40, ge=1, le=500)
+    near_duplicate_cosine: float = Field(default=0.9, gt=0, le=1)
+    reflect_min_new_facts: int = Field(default=5, ge=1)
+    reflect_interval_s: int = Field(default=600, gt=0)
+    nightly_reflect_hour_utc: int = Field(default=3, ge=0, le=23)
+    embed_interval_s: int = Field(default=30, gt=0)
+    extract_interval_s: int = Field(default=60, gt=0)
+    journal_budget_chars: int = Field(default=8000, ge=500)
+    batch_sessions: int = Field(default=50, ge=1)  # sessions handled per job pass
+
+
 class ResumptionSettings(BaseModel):
     """Defaults of DESIGN §6: the time gaps that pick full restore, primed or fresh."""
 
@@ -90,6 +106,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # None: the embedded Postgres in data_dir
     data_dir: Path = Field(default_factory=_default_data_dir)
     redis_url: str | None = None
+    # Run the worker's scheduler inside `memstrata serve`; None: only on the embedded default.
+    worker_in_process: bool | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
     max_content_chars: int = Field(default=32_000, ge=1)  # messages, facts, knowledge, summaries
     max_journal_chars: int = Field(default=200_000, ge=1)
@@ -97,6 +115,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     session: SessionSettings = SessionSettings()
+    reflection: ReflectionSettings = ReflectionSettings()
     resumption: ResumptionSettings = ResumptionSettings()
     recall: RecallSettings = RecallSettings()
     api: ApiSettings = ApiSettings()

@@ -44,7 +44,7 @@ _SESSION_STATUS = text(f"SELECT status FROM sessions WHERE {_SCOPED} AND id = :s
 _OPEN_SESSION = text("""
 INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
 VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT DO NOTHING
 """)
 
 _INSERT = text(f"""
@@ -65,6 +65,12 @@ SELECT * FROM (
 """)
 
 _BY_IDS = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND id = ANY(:ids) ORDER BY id")
+
+_AFTER = text(f"""
+SELECT {_COLUMNS} FROM messages
+WHERE {_SCOPED} AND session_id = :session_id AND seq > :after_seq
+ORDER BY seq LIMIT :limit
+""")
 
 _SESSION_EXISTS = text(f"SELECT 1 FROM sessions WHERE {_SCOPED} AND id = :session_id")
 
@@ -226,6 +232,22 @@ class TranscriptStore:
             rows = (await conn.execute(_WINDOW, params)).mappings().all()
             if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
+        return [_message(scope, row) for row in rows]
+
+    async def after(
+        self, scope: Scope, session_id: uuid.UUID | str, after_seq: int, *, limit: int = 100
+    ) -> list[Message]:
+        """The session's messages after `after_seq`, oldest first (reading forward)."""
+        if not 1 <= limit <= _MAX_WINDOW:
+            raise InvalidInput("limit", f"must be between 1 and {_MAX_WINDOW}")
+        params = {
+            **scope_params(scope),
+            "session_id": domain.parse_uuid(session_id, "session_id"),
+            "after_seq": after_seq,
+            "limit": limit,
+        }
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_AFTER, params)).mappings().all()
         return [_message(scope, row) for row in rows]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Message]:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from memory.errors import BackendUnavailable
 from memory.session_store import RedisSessionStore
 from memory.settings import Settings
+from reflection.scheduler import build_scheduler
 from service import problems
 from service.container import Container, build_container
 
@@ -44,11 +45,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             app.state.container = container
             yield
             return
-        built = await build_container(settings or Settings())
+        config = settings or Settings()
+        built = await build_container(config)
         app.state.container = built
+        in_process = config.worker_in_process
+        scheduler = None
+        if in_process or (in_process is None and config.database_url is None):
+            scheduler = build_scheduler(built.worker, config.reflection, config.lifecycle)
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             await built.close()
 
     app = FastAPI(title="memstrata", version=version("memstrata"), lifespan=lifespan)

@@ -3,6 +3,7 @@
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -13,7 +14,9 @@ from memory.database import open_database
 from memory.errors import MemstrataError
 from memory.migrate import upgrade
 from memory.settings import Settings
+from reflection.scheduler import build_scheduler
 from service.api import create_app
+from service.container import build_container
 
 app = typer.Typer(help="memstrata: memory tiers and a journal for LLM assistants.")
 db = typer.Typer(help="The database schema.")
@@ -35,6 +38,39 @@ def serve(
         port=port or settings.api.port,
         log_level="info",
     )
+
+
+async def _work(settings: Settings, once: bool) -> None:
+    container = await build_container(settings)
+    try:
+        if once:
+            console.print(dict(await container.worker.tick()))
+            return
+        scheduler = build_scheduler(container.worker, settings.reflection, settings.lifecycle)
+        scheduler.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        scheduler.shutdown(wait=False)
+    finally:
+        await container.close()
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run every job once and exit")] = False,
+) -> None:
+    """Run the reflection worker: extraction, session ends, knowledge, embeddings, retention.
+    Any number of workers may run against one database."""
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(_work(settings, once))
+    except MemstrataError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
 
 
 async def _upgrade(settings: Settings) -> None:

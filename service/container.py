@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from memory.database import Database, open_database
 from memory.domain import Clock, system_clock
 from memory.embedder import Embedder, make_embedder
+from memory.errors import ConfigurationError
 from memory.facts import FactStore
 from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
+from memory.llm import LLM
 from memory.migrate import upgrade
 from memory.recall import Recall
 from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
@@ -18,6 +20,8 @@ from memory.settings import Settings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
+from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
+from reflection.worker import Stores, Worker
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,7 @@ class Container:
     database: Database
     clock: Clock
     embedder: Embedder
+    llm: LLM | None
     transcripts: TranscriptStore
     facts: FactStore
     knowledge: KnowledgeStore
@@ -37,15 +42,31 @@ class Container:
     tenants: TenantStore
     session_store: SessionStore
     sessions: Sessions
+    worker: Worker
 
     async def close(self) -> None:
         await self.session_store.close()
+        if self.llm is not None:
+            await self.llm.close()
         await self.embedder.close()
         await self.database.close()
 
 
+def make_llm(settings: Settings) -> LLM | None:
+    """The LLM when one is configured; `extraction=llm` without one is an error."""
+    configured = settings.llm.base_url is not None and settings.llm.model is not None
+    if settings.reflection.extraction == "llm" and not configured:
+        raise ConfigurationError(
+            "MEMSTRATA_REFLECTION__EXTRACTION=llm needs MEMSTRATA_LLM__BASE_URL and __MODEL"
+        )
+    if not configured or settings.reflection.extraction == "rules":
+        return None
+    return LLM(settings.llm)
+
+
 async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
-    """Open the database (embedded by default), migrate it to head, and wire the stores."""
+    """Open the database (embedded by default), migrate it to head, and wire everything."""
+    llm = make_llm(settings)
     database = await open_database(settings)
     try:
         await upgrade(database.engine, settings.embedding.dim)
@@ -62,26 +83,36 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         if settings.redis_url
         else PostgresSessionStore(engine, clock)
     )
-    return Container(
-        settings=settings,
-        database=database,
-        clock=clock,
-        embedder=embedder,
+    sessions = Sessions(
+        engine, transcripts, session_store, tenants, clock, settings.lifecycle, settings.session
+    )
+    stores = Stores(
         transcripts=transcripts,
         facts=FactStore(engine, clock, chars),
         knowledge=KnowledgeStore(engine, clock, chars),
         summaries=SummaryStore(engine, clock, chars),
         journal=JournalStore(engine, clock, settings.max_journal_chars),
+        sessions=sessions,
+        session_store=session_store,
+    )
+    extractor: Extractor = RuleExtractor() if llm is None else LLMExtractor(llm)
+    worker = Worker(
+        engine, stores, extractor, embedder, llm, clock, settings.reflection, settings.lifecycle
+    )
+    return Container(
+        settings=settings,
+        database=database,
+        clock=clock,
+        embedder=embedder,
+        llm=llm,
+        transcripts=transcripts,
+        facts=stores.facts,
+        knowledge=stores.knowledge,
+        summaries=stores.summaries,
+        journal=stores.journal,
         recall=Recall(engine, embedder, settings.recall, clock, chars),
         tenants=tenants,
         session_store=session_store,
-        sessions=Sessions(
-            engine,
-            transcripts,
-            session_store,
-            tenants,
-            clock,
-            settings.lifecycle,
-            settings.session,
-        ),
+        sessions=sessions,
+        worker=worker,
     )

@@ -18,6 +18,7 @@ class Reply:
     status: int = 200
     body: Any = None  # a JSON value, or a str sent as is (for malformed JSON)
     delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,7 +49,33 @@ class StandIn:
                     "usage": {"prompt_tokens": 1, "total_tokens": 1},
                 }
             )
+        if path.endswith("/chat/completions"):
+            return chat('{"facts": []}')
         return Reply(status=404, body={"error": {"message": f"no route {path}"}})
+
+
+def chat(content: str, prompt_tokens: int = 50, completion_tokens: int = 20) -> Reply:
+    """A chat completion whose message is `content` (valid JSON or not)."""
+    return Reply(
+        body={
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "stand-in",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )
 
 
 def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
@@ -57,9 +84,13 @@ def _handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length", 0))
             reply = standin.answer(self.path, json.loads(self.rfile.read(length) or b"{}"))
             time.sleep(reply.delay_s)
+            if reply.status == 0:  # hang up without answering
+                return
             raw = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
             self.send_response(reply.status)
             self.send_header("content-type", "application/json")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(raw.encode())))
             self.end_headers()
             self.wfile.write(raw.encode())

@@ -1,0 +1,86 @@
+"""The run ledger: one `runs` row per job execution — kind, scope, status, model, prompt
+version, tokens, LLM calls, retries, wall time and error — written when the job ends."""
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from memory.domain import Clock, Scope
+from memory.llm import Usage
+
+log = logging.getLogger(__name__)
+
+_RECORD = text("""
+INSERT INTO runs (id, kind, tenant_id, user_id, session_id, status, model, prompt_version,
+                  input_tokens, output_tokens, llm_calls, retries, wall_ms, error,
+                  started_at, finished_at)
+VALUES (:id, :kind, :tenant_id, :user_id, :session_id, :status, :model, :prompt_version,
+        :input_tokens, :output_tokens, :llm_calls, :retries, :wall_ms, :error,
+        :started_at, :finished_at)
+""")
+
+
+@dataclass
+class Run:
+    """Filled in by the job while it runs."""
+
+    kind: str
+    scope: Scope | None = None
+    session_id: uuid.UUID | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    status: str = "ok"  # ok, failed or skipped
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @asynccontextmanager
+    async def run(
+        self, kind: str, scope: Scope | None = None, session_id: uuid.UUID | None = None
+    ) -> AsyncIterator[Run]:
+        """Record the job in the block; an exception marks it failed and propagates."""
+        run = Run(kind, scope, session_id)
+        started_at, started = self._clock(), time.perf_counter()
+        error: str | None = None
+        try:
+            yield run
+        except Exception as exc:
+            run.status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            raise
+        finally:
+            await self._write(run, started_at, int((time.perf_counter() - started) * 1000), error)
+
+    async def _write(self, run: Run, started_at: object, wall_ms: int, error: str | None) -> None:
+        params = {
+            "id": uuid.uuid4(),
+            "kind": run.kind,
+            "tenant_id": run.scope.tenant_id if run.scope else None,
+            "user_id": run.scope.user_id if run.scope else None,
+            "session_id": run.session_id,
+            "status": run.status,
+            "model": run.model,
+            "prompt_version": run.prompt_version,
+            "input_tokens": run.usage.input_tokens,
+            "output_tokens": run.usage.output_tokens,
+            "llm_calls": run.usage.calls,
+            "retries": run.usage.retries,
+            "wall_ms": wall_ms,
+            "error": error,
+            "started_at": started_at,
+            "finished_at": self._clock(),
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(_RECORD, params)
+        except Exception:  # the ledger must never turn a finished job into a failed one
+            log.exception("could not record run %s", run.kind)

@@ -1,0 +1,349 @@
+"""The jobs of the reflection worker. Each is idempotent and claims its scope with an
+advisory lock, so any number of workers may run them at once and a worker killed mid-job
+leaves nothing the next pass cannot finish:
+
+- extract: messages past a session's watermark → candidate facts → consolidation;
+- end sessions: hard-expired sessions → extract the rest → summary → journal → archive;
+- reflect: users with enough new facts → knowledge reconciled with what is there;
+- embed: rows written without a vector; retention: archived raw messages past the window.
+"""
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from memory.domain import Clock, Scope
+from memory.embedder import Embedder
+from memory.facts import FactStore
+from memory.journal import JournalStore
+from memory.knowledge import KnowledgeStore
+from memory.llm import LLM
+from memory.pending import embed_pending
+from memory.records import Fact, Message
+from memory.session_store import PostgresSessionStore, SessionStore
+from memory.sessions import Sessions
+from memory.settings import LifecycleSettings, ReflectionSettings
+from memory.summaries import SummaryStore
+from memory.transcripts import TranscriptStore
+from reflection import journal, synthesis
+from reflection.claims import claim
+from reflection.consolidation import decide
+from reflection.digest import digest
+from reflection.extraction import Candidate, Extractor
+from reflection.ledger import Ledger, Run
+from reflection.prompts import synthesis as synthesis_prompt
+
+log = logging.getLogger(__name__)
+
+_DUE_EXTRACTION = text("""
+SELECT tenant_id, user_id, id FROM sessions
+WHERE last_seq > extracted_seq AND (last_active_at <= :quiet_since OR status <> 'active')
+ORDER BY last_active_at LIMIT :limit
+""")
+_SESSION = text("""
+SELECT extracted_seq, last_seq, status, started_at, last_active_at FROM sessions
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
+""")
+_ADVANCE = text("""
+UPDATE sessions SET extracted_seq = greatest(extracted_seq, :seq)
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
+""")
+_DUE_ENDING = text("""
+SELECT tenant_id, user_id, id FROM sessions WHERE status = 'hard_expired'
+ORDER BY last_active_at LIMIT :limit
+""")
+_ARCHIVED = text("""
+UPDATE sessions SET status = 'archived', version = version + 1
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
+  AND status = 'hard_expired'
+""")
+_JOURNALED = text("""
+SELECT 1 FROM journal_entries
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND session_id = :session_id
+""")
+# Users with facts newer than their last successful reflection: due when there are enough
+# of them, or when the last reflection is older than a day.
+_DUE_REFLECTION = text("""
+WITH last AS (
+    SELECT tenant_id, user_id, max(started_at) AS at FROM runs
+    WHERE kind = 'reflect' AND status = 'ok' GROUP BY tenant_id, user_id
+)
+SELECT f.tenant_id, f.user_id FROM facts f
+LEFT JOIN last ON last.tenant_id = f.tenant_id AND last.user_id = f.user_id
+WHERE f.valid_to IS NULL AND (last.at IS NULL OR f.created_at > last.at)
+GROUP BY f.tenant_id, f.user_id, last.at
+HAVING count(*) >= :min_new OR (last.at IS NOT NULL AND last.at < :day_ago)
+LIMIT :limit
+""")
+# Raw messages archived longer ago than their tenant's retention window.
+_RETENTION = text("""
+DELETE FROM messages m USING tenants t
+WHERE t.id = m.tenant_id AND m.archived_at IS NOT NULL
+  AND m.archived_at <= CAST(:now AS timestamptz) - make_interval(
+        secs => coalesce((t.lifecycle ->> 'retention_s')::int, :retention_s))
+""")
+
+
+@dataclass
+class Stores:
+    transcripts: TranscriptStore
+    facts: FactStore
+    knowledge: KnowledgeStore
+    summaries: SummaryStore
+    journal: JournalStore
+    sessions: Sessions
+    session_store: SessionStore
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        stores: Stores,
+        extractor: Extractor,
+        embedder: Embedder,
+        llm: LLM | None,
+        clock: Clock,
+        settings: ReflectionSettings,
+        lifecycle: LifecycleSettings,
+    ) -> None:
+        self._engine = engine
+        self._s = stores
+        self._extractor = extractor
+        self._embedder = embedder
+        self._llm = llm
+        self._clock = clock
+        self._settings = settings
+        self._lifecycle = lifecycle
+        self._ledger = Ledger(engine, clock)
+
+    # --- one pass of everything, as the scheduler and the tests run it ----------------
+
+    async def tick(self) -> Counter[str]:
+        """Every job once, in the order their outputs feed each other."""
+        done: Counter[str] = Counter()
+        done["extracted_sessions"] += await self.extract_due()
+        done.update(await self.lifecycle())
+        done["embedded"] += await self.embed()
+        done["reflected_users"] += await self.reflect_due()
+        return done
+
+    async def lifecycle(self) -> Counter[str]:
+        """The sweep of DESIGN §5: expire idle sessions, end the hard-expired ones, delete
+        raw messages past retention, drop expired hot-state rows."""
+        done: Counter[str] = Counter(await self._s.sessions.sweep())
+        done["ended_sessions"] += await self.end_due()
+        done["deleted_raw"] += await self.retention()
+        if isinstance(self._s.session_store, PostgresSessionStore):
+            done["purged_cache"] += await self._s.session_store.purge_expired()
+        return done
+
+    # --- extraction --------------------------------------------------------------------
+
+    async def extract_due(self) -> int:
+        quiet_since = self._clock() - timedelta(seconds=self._settings.extract_idle_s)
+        params = {"quiet_since": quiet_since, "limit": self._settings.batch_sessions}
+        async with self._engine.connect() as conn:
+            due = (await conn.execute(_DUE_EXTRACTION, params)).all()
+        count = 0
+        for tenant_id, user_id, sid in due:
+            count += await self._guarded(self.extract_session, Scope(tenant_id, user_id), sid)
+        return count
+
+    async def extract_session(self, scope: Scope, sid: uuid.UUID) -> bool:
+        """Read everything past the watermark, batch by batch; False if another worker
+        holds the session or a batch failed (the watermark stays, the next pass retries)."""
+        async with claim(self._engine, f"extract:{sid}") as held:
+            if not held:
+                return False
+            while True:
+                row = await self._session_row(scope, sid)
+                if row is None or row.extracted_seq >= row.last_seq:
+                    return True
+                batch = await self._s.transcripts.after(
+                    scope, sid, row.extracted_seq, limit=self._settings.extract_batch_messages
+                )
+                async with self._ledger.run("extract", scope, sid) as run:
+                    await self._extract_batch(scope, batch, run)
+                params = {
+                    "tenant_id": scope.tenant_id,
+                    "user_id": scope.user_id,
+                    "session_id": sid,
+                    "seq": batch[-1].seq,
+                }
+                async with self._engine.begin() as conn:
+                    await conn.execute(_ADVANCE, params)
+
+    async def _extract_batch(self, scope: Scope, batch: list[Message], run: Run) -> None:
+        run.model, run.prompt_version = self._extractor.model, self._extractor.prompt_version
+        candidates = await self._extractor.extract(batch, run.usage)
+        vectors = await self._embedder.embed([c.text for c in candidates])
+        for candidate, vector in zip(candidates, vectors, strict=True):
+            await self._consolidate(scope, candidate, vector)
+
+    async def _consolidate(self, scope: Scope, candidate: Candidate, vector: list[float]) -> None:
+        same = (
+            await self._s.facts.current_about(scope, candidate.attribute)
+            if candidate.attribute
+            else []
+        )
+        nearest = await self._s.facts.nearest(scope, vector, k=3)
+        decision = decide(candidate, same, nearest, self._settings.near_duplicate_cosine)
+        fields: dict[str, Any] = {
+            "importance": candidate.importance,
+            "confidence": candidate.confidence,
+            "attribute": candidate.attribute,
+            "source_message_ids": candidate.source_message_ids,
+            "valid_from": candidate.valid_from,
+            "embedding": vector,
+        }
+        facts = self._s.facts
+        if decision.action == "merge" and decision.target is not None:
+            await facts.add_sources(scope, decision.target, candidate.source_message_ids)
+        elif decision.action == "supersede" and decision.target is not None:
+            await facts.supersede(scope, decision.target, candidate.kind, candidate.text, **fields)
+        elif decision.action == "insert":
+            await facts.insert(scope, candidate.kind, candidate.text, **fields)
+
+    # --- session end -------------------------------------------------------------------
+
+    async def end_due(self) -> int:
+        async with self._engine.connect() as conn:
+            due = (await conn.execute(_DUE_ENDING, {"limit": self._settings.batch_sessions})).all()
+        count = 0
+        for tenant_id, user_id, sid in due:
+            count += await self._guarded(self.end_session, Scope(tenant_id, user_id), sid)
+        return count
+
+    async def end_session(self, scope: Scope, sid: uuid.UUID) -> bool:
+        """Extract what is left, summarize, write the journal, archive the transcript."""
+        if not await self.extract_session(scope, sid):
+            return False
+        async with claim(self._engine, f"end:{sid}") as held:
+            row = await self._session_row(scope, sid)
+            if not held or row is None or row.status != "hard_expired":
+                return False
+            async with self._ledger.run("end_session", scope, sid) as run:
+                run.prompt_version = "digest-rules"
+                await self._summarize_and_journal(scope, sid)
+                await self._s.transcripts.archive(scope, sid)
+                params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
+                async with self._engine.begin() as conn:
+                    await conn.execute(_ARCHIVED, params)
+            return True
+
+    async def _summarize_and_journal(self, scope: Scope, sid: uuid.UUID) -> None:
+        messages = await self._s.transcripts.after(scope, sid, 0, limit=1000)
+        if not messages:
+            return
+        facts = await self._s.facts.citing(scope, [m.id for m in messages])
+        summary = digest(messages, facts)
+        await self._s.summaries.put(
+            scope,
+            sid,
+            summary.text,
+            topics=summary.topics,
+            decisions=summary.decisions,
+            open_loops=summary.open_loops,
+            started_at=messages[0].created_at,
+            ended_at=messages[-1].created_at,
+        )
+        params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
+        async with self._engine.connect() as conn:
+            if await conn.scalar(_JOURNALED, params) is not None:
+                return  # this session's version was written by an earlier, interrupted pass
+        latest = await self._s.journal.latest(scope)
+        current = await self._s.facts.list_facts(scope, kinds=["plan", "open_question"], limit=8)
+        content = journal.compose(
+            latest.content if latest else None,
+            summary,
+            messages[-1].created_at,
+            [f.text for f in current],
+            self._settings.journal_budget_chars,
+        )
+        await self._s.journal.append(
+            scope, content, expected_version=latest.version if latest else 0, session_id=sid
+        )
+
+    # --- reflection --------------------------------------------------------------------
+
+    async def reflect_due(self) -> int:
+        params = {
+            "min_new": self._settings.reflect_min_new_facts,
+            "day_ago": self._clock() - timedelta(days=1),
+            "limit": self._settings.batch_sessions,
+        }
+        async with self._engine.connect() as conn:
+            due = (await conn.execute(_DUE_REFLECTION, params)).all()
+        count = 0
+        for tenant_id, user_id in due:
+            count += await self._guarded(self.reflect_user, Scope(tenant_id, user_id))
+        return count
+
+    async def reflect_user(self, scope: Scope) -> bool:
+        """Rewrite the user's knowledge from their current facts."""
+        async with claim(self._engine, f"reflect:{scope.tenant_id}:{scope.user_id}") as held:
+            if not held:
+                return False
+            async with self._ledger.run("reflect", scope) as run:
+                facts = await self._s.facts.list_facts(scope, limit=1000)
+                drafts = await self._drafts(facts, run)
+                existing = await self._s.knowledge.list_knowledge(scope, limit=1000)
+                plan = synthesis.reconcile(existing, drafts)
+                for draft in plan.add:
+                    await self._s.knowledge.add(
+                        scope, draft.text, draft.fact_ids, importance=draft.importance
+                    )
+                for knowledge_id, draft in plan.revise:
+                    await self._s.knowledge.revise(
+                        scope, knowledge_id, draft.text, draft.fact_ids, importance=draft.importance
+                    )
+                for knowledge_id in plan.retire:
+                    await self._s.knowledge.retire(scope, knowledge_id)
+            return True
+
+    async def _drafts(self, facts: list[Fact], run: Run) -> list[synthesis.Draft]:
+        if not facts:
+            return []
+        if self._llm is not None:
+            run.model, run.prompt_version = self._llm.model, synthesis_prompt.VERSION
+            return await synthesis.llm_drafts(self._llm, facts, run.usage)
+        run.prompt_version = "synthesis-offline"
+        vectors = np.array(await self._embedder.embed([f.text for f in facts]))
+        return synthesis.offline_drafts(facts, vectors)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def embed(self) -> int:
+        return await embed_pending(self._engine, self._embedder)
+
+    async def retention(self) -> int:
+        params = {"now": self._clock(), "retention_s": self._lifecycle.retention_s}
+        async with self._ledger.run("retention") as run:
+            async with self._engine.begin() as conn:
+                deleted = (await conn.execute(_RETENTION, params)).rowcount
+            run.status = "ok"
+        return deleted
+
+    # --- helpers -----------------------------------------------------------------------
+
+    async def _session_row(self, scope: Scope, sid: uuid.UUID) -> Row[Any] | None:
+        params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
+        async with self._engine.connect() as conn:
+            return (await conn.execute(_SESSION, params)).first()
+
+    async def _guarded(self, job: Callable[..., Awaitable[bool]], *args: object) -> int:
+        """A job boundary: a failure is in the ledger and the log, and the pass goes on."""
+        try:
+            return int(bool(await job(*args)))
+        except Exception:
+            log.exception("job %s failed for %s", getattr(job, "__name__", job), args)
+            return 0
