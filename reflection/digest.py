@@ -23,9 +23,19 @@ though through today tomorrow too under until very want wanted well were what wh
 which while will with within without would yeah year years your yours yourself yourselves
 actually anyway back call come feel first getting give help keep last long look lots mean
 much nice people plan probably same seems sounds start stuff take tell time trying wait week
-weekend work yesterday
+weekend work yesterday along kept love loved hate hated morning evening night news big
+awesome really good great guess hope lovely love glad happy sorry fine hi hey intense here
+there near once twice know anyone anybody someone everyone
 """.split()  # noqa: SIM905 - a word list reads better as text than as 200 quoted strings
 )
+
+
+# Template words of extracted facts, which say nothing about the subject.
+_TEMPLATE = re.compile(
+    r"\b(?:Works as|Lives in|Likes|Dislikes|Prefers|Plans to|Decided|Asked, still open"
+    r"|Has an?|named|Moved to|Is from|said|around|this|next)\b|\(.*?\)"
+)
+_LEAD = re.compile(r"^(?:Decided: |Asked, still open: )")
 
 
 @dataclass(frozen=True)
@@ -36,26 +46,36 @@ class Digest:
     open_loops: tuple[str, ...]
 
 
-def topics(messages: Sequence[Message], limit: int = 5) -> tuple[str, ...]:
-    """The user's most frequent informative words, first-seen order breaking ties."""
+def topics(
+    messages: Sequence[Message], facts: Sequence[Fact] = (), limit: int = 5
+) -> tuple[str, ...]:
+    """The session's subjects: informative words the user said, weighted up when a fact
+    was extracted about them or they are names (capitalized mid-sentence)."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
-    for message in messages:
-        if message.role is not Role.USER:
-            continue
-        for word in _WORD.findall(message.content):
-            key = word.lower().strip("'-")
-            if key in _STOPWORDS or len(key) < 4:
-                continue
-            counts[key] += 1
+
+    def count(word: str, weight: int) -> None:
+        key = word.lower().strip("'-")
+        if key not in _STOPWORDS and len(key) >= 4:
+            counts[key] += weight
             first_seen.setdefault(key, len(first_seen))
+
+    for message in messages:
+        if message.role is Role.USER:
+            for match in _WORD.finditer(message.content):
+                preceding = message.content[: match.start()].rstrip()
+                named = match.group()[0].isupper() and preceding[-1:] not in ("", ".", "!", "?")
+                count(match.group(), 3 if named else 1)
+    for fact in facts:
+        for word in _WORD.findall(_TEMPLATE.sub("", fact.text)):
+            count(word, 2)
     ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
     return tuple(ranked[:limit])
 
 
 def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     """Summarize one session: what it was about, what was decided, what was left open."""
-    found = topics(messages)
+    found = topics(messages, facts)
     decisions = tuple(f.text for f in facts if f.kind is FactKind.DECISION)
     open_loops = tuple(f.text for f in facts if f.kind in (FactKind.OPEN_QUESTION, FactKind.PLAN))
     start, end = messages[0].created_at, messages[-1].created_at
@@ -70,10 +90,15 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     if opening:
         parts.append(f'Opened with: "{_shorten(opening, 120)}".')
     if decisions:
-        parts.append(f"Decided: {'; '.join(decisions[:3])}.")
+        parts.append(f"Decided: {'; '.join(_bare(d) for d in decisions[:3])}.")
     if open_loops:
-        parts.append(f"Left open: {'; '.join(open_loops[:3])}.")
+        parts.append(f"Left open: {'; '.join(_bare(o) for o in open_loops[:3])}.")
     return Digest(" ".join(parts), found, decisions, open_loops)
+
+
+def _bare(statement: str) -> str:
+    """A fact's text without its template lead ("Decided: ", "Asked, still open: ")."""
+    return _LEAD.sub("", statement).rstrip(".")
 
 
 def _listing(words: Sequence[str]) -> str:

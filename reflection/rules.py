@@ -90,6 +90,20 @@ _RELATIONS = (
     "parrot",
     "hamster",
 )
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WHEN = re.compile(
     r"\b(today|tonight|tomorrow|next (?:week|month|year|weekend)|this (?:week|weekend|month)"
@@ -111,8 +125,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "occupation",
         re.compile(
             r"\bi(?:'m| am) (?:an? )?(?P<x>[a-z][a-z\- ]{2,40}?) by (?:profession|trade)\b"
-            r"|\bi work as (?:an? )?(?P<y>[a-z][a-z\- ]{2,40})"
-            r"|\bmy (?:job|profession|occupation) is (?:being )?(?:an? )?(?P<z>[a-z][a-z\- ]{2,40})"
+            r"|\bi work as (?:an? )?(?P<y>[a-z][^,.;!?]{2,80})"
+            r"|\bmy (?:job|profession|occupation) is (?:being )?(?:an? )?(?P<z>[a-z][^,.;!?]{2,80})"
             r"|\bi(?:'m| am) (?:an? )(?P<w>[a-z][a-z\-]{2,30}(?: [a-z][a-z\-]{2,30})?)\b",
             re.IGNORECASE,
         ),
@@ -236,7 +250,9 @@ def _date_note(sentence: str, said_at: datetime) -> str:
         return f" (said {said_at:%Y-%m-%d})"
     phrase = found.group(1).lower()
     target = _resolve(phrase, said_at)
-    when = f"{target:%Y-%m-%d}" if target else phrase
+    if target is None:
+        return f" ({phrase}; said {said_at:%Y-%m-%d})"
+    when = f"{target:%Y-%m}" if phrase.startswith("in ") else f"{target:%Y-%m-%d}"
     return f" ({phrase}, around {when}; said {said_at:%Y-%m-%d})"
 
 
@@ -256,19 +272,28 @@ def _resolve(phrase: str, said_at: datetime) -> datetime | None:
     if phrase in offsets:
         return said_at + timedelta(days=offsets[phrase])
     day = phrase.split()[-1]
+    if phrase.startswith("in ") and day in _MONTHS:
+        month = _MONTHS.index(day) + 1
+        year = said_at.year + (month < said_at.month)
+        return said_at.replace(year=year, month=month, day=1)
     if day in _WEEKDAYS:
         ahead = (_WEEKDAYS.index(day) - said_at.weekday()) % 7 or 7
         return said_at + timedelta(days=ahead + (7 if phrase.startswith("next ") else 0))
     return None
 
 
-def _occupation(match: re.Match[str]) -> str | None:
-    value = _clean(_first(match)).lower()
+_WHERE = re.compile(r"\s+(?=(?:at|in|for|with|from|on)\b)", re.IGNORECASE)
+
+
+def _occupation(match: re.Match[str]) -> tuple[str, str] | None:
+    """The job ("product manager") and where it is held ("at a logistics company")."""
+    parts = _WHERE.split(_clean(_first(match)), maxsplit=1)
+    job, where = parts[0].lower(), (parts[1] if len(parts) > 1 else "")
     strict = match.group("w") is not None  # "I'm a ..." alone: only occupation-like nouns
-    last = value.split()[-1] if value else ""
+    last = job.split()[-1] if job else ""
     if strict and (last in _NOT_OCCUPATIONS or not last.endswith(_OCCUPATION_ENDINGS)):
         return None
-    return value or None
+    return (job, where) if job else None
 
 
 Builder = Callable[[re.Match[str], str, Message], list[RuleFact]]
@@ -286,10 +311,12 @@ def _fact(
 
 
 def _occupation_fact(match: re.Match[str], _: str, message: Message) -> list[RuleFact]:
-    job = _occupation(match)
-    if not job:
+    found = _occupation(match)
+    if not found:
         return []
-    return _fact(FactKind.PROFILE, f"Works as {_article(job)}", "occupation", 0.7, 0.7, message)
+    job, where = found
+    text = f"Works as {_article(job)}" + (f" {where}" if where else "")
+    return _fact(FactKind.PROFILE, text, "occupation", 0.7, 0.7, message)
 
 
 def _residence_fact(match: re.Match[str], _: str, message: Message) -> list[RuleFact]:

@@ -1,0 +1,79 @@
+"""Replays the sample user (`evals/data/sample_user.json`) through the real tiers with
+simulated time — each session ends by hard expiry and the worker runs — then prints what
+memstrata remembers: facts (with superseded ones), knowledge, session summaries, journal.
+
+    python -m evals.show_memory"""
+
+import argparse
+import asyncio
+import json
+import tempfile
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from evals.benchdb import fresh_database
+from memory.domain import Scope
+from memory.settings import Settings
+from service.container import Container, build_container
+
+SAMPLE = Path(__file__).parent / "data" / "sample_user.json"
+USER = Scope("demo", "marta")
+
+
+class SimClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def replay(app: Container, clock: SimClock, sessions: list[dict[str, Any]]) -> None:
+    for session in sessions:
+        clock.now = datetime.fromisoformat(session["start"])
+        sid = uuid.uuid4()
+        for role, content in session["turns"]:
+            await app.sessions.append(USER, sid, role, content, device_id="phone")
+            clock.now += timedelta(minutes=2)
+        clock.now += timedelta(hours=3)  # past hard expiry: the session ends
+        await app.worker.tick()
+
+
+async def show(app: Container) -> None:
+    print("## Facts")
+    for fact in sorted(
+        await app.facts.list_facts(USER, include_superseded=True), key=lambda f: f.valid_from
+    ):
+        until = f" — until {fact.valid_to:%Y-%m-%d}" if fact.valid_to else ""
+        print(f"- [{fact.kind.value}] {fact.text}{until}")
+    print("\n## Knowledge")
+    for item in await app.knowledge.list_knowledge(USER):
+        print(f"- {item.text} (cites {len(item.fact_ids)} facts)")
+    print("\n## Session summaries")
+    for summary in reversed(await app.summaries.latest(USER, limit=10)):
+        print(f"- {summary.text}")
+    entry = await app.journal.latest(USER)
+    print(f"\n## Journal (version {entry.version if entry else 0})\n")
+    print(entry.content if entry else "(none)")
+
+
+async def main(args: argparse.Namespace) -> None:
+    sessions = json.loads(SAMPLE.read_text())["sessions"]
+    clock = SimClock(datetime.fromisoformat(sessions[0]["start"]))
+    async with fresh_database("memstrata_show_memory", None, args.data_dir) as url:
+        overrides = {"database_url": url, "reflection": {"reflect_min_new_facts": 3}}
+        settings = Settings.model_validate(Settings().model_dump() | overrides)
+        app = await build_container(settings, clock=clock)
+        try:
+            await replay(app, clock, sessions)
+            await show(app)
+        finally:
+            await app.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=tempfile.gettempdir() + "/memstrata-bench")
+    asyncio.run(main(parser.parse_args()))
