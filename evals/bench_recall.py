@@ -21,12 +21,12 @@ from pgvector.asyncpg import register_vector
 from sqlalchemy.engine import make_url
 
 from evals import synthetic
-from evals.benchdb import fresh_database
 from memory.database import make_engine
 from memory.domain import Scope, system_clock
 from memory.embedder import SentenceTransformerEmbedder
 from memory.recall import Recall
 from memory.settings import EmbeddingSettings, RecallSettings
+from service.scratch import fresh_database
 
 TENANT = "bench"
 BATCH = 20_000

@@ -16,7 +16,6 @@ import uuid
 import numpy as np
 import redis.asyncio as aioredis
 
-from evals.benchdb import fresh_database
 from memory.database import make_engine
 from memory.domain import Scope, system_clock
 from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
@@ -24,6 +23,7 @@ from memory.sessions import Sessions
 from memory.settings import LifecycleSettings, SessionSettings
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
+from service.scratch import fresh_database
 
 BODY = "Could you move my dentist appointment to Thursday afternoon, after three?"
 

@@ -19,21 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from evals.benchdb import fresh_database
 from memory.domain import Scope
 from memory.records import Fact
 from memory.settings import Settings
 from service.container import Container, build_container
+from service.scratch import SimClock, fresh_database
 
 DATA = Path(__file__).parent / "data" / "extraction_dialogues.json"
-
-
-class SimClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -111,7 +103,7 @@ def report(score: Score, label: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     dialogues = json.loads(DATA.read_text())["dialogues"]
     score = Score(Counter(), Counter(), Counter(), [], [])
-    clock = SimClock()
+    clock = SimClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     async with fresh_database("memstrata_eval_extraction", None, args.data_dir) as url:
         overrides: dict[str, Any] = {
             "database_url": url,

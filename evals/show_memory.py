@@ -1,4 +1,4 @@
-"""Replays the sample user (`evals/data/sample_user.json`) through the real tiers with
+"""Replays the sample user (`service/demo_user.json`) through the real tiers with
 simulated time — each session ends by hard expiry and the worker runs — then prints what
 memstrata remembers: facts (with superseded ones), knowledge, session summaries, journal.
 
@@ -13,21 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from evals.benchdb import fresh_database
 from memory.domain import Scope
 from memory.settings import Settings
 from service.container import Container, build_container
+from service.scratch import SimClock, fresh_database
 
-SAMPLE = Path(__file__).parent / "data" / "sample_user.json"
+SAMPLE = Path(__file__).parent.parent / "service" / "demo_user.json"
 USER = Scope("demo", "marta")
-
-
-class SimClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def replay(app: Container, clock: SimClock, sessions: list[dict[str, Any]]) -> None:

@@ -91,6 +91,8 @@ class Tenant(SQLModel, table=True):
     created_at: datetime = _ts(default_now=True)
     # Per-tenant overrides of the lifecycle windows, e.g. {"soft_expiry_s": 600}.
     lifecycle: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # Per-tenant overrides of the resumption thresholds, e.g. {"primed_max_gap_s": 86400}.
+    resumption: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class User(SQLModel, table=True):

@@ -362,7 +362,9 @@ class Sessions:
 
     def _recovered(self, reason: str, scope: Scope, sid: uuid.UUID, detail: str = "") -> None:
         self.recoveries[reason] += 1
-        level = logging.INFO if reason == "missing" else logging.WARNING
+        # Missing and stale entries are routine (a first turn, a sweep that moved the
+        # status); corrupt and unreachable ones are what an operator needs to see.
+        level = logging.WARNING if reason in ("corrupt", "unavailable") else logging.INFO
         log.log(
             level,
             "session state from Postgres (%s) %s",

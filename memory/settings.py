@@ -76,7 +76,9 @@ class ResumptionSettings(BaseModel):
 
     full_restore_max_gap_s: int = Field(default=2 * 60 * 60, gt=0)
     primed_max_gap_s: int = Field(default=14 * 24 * 60 * 60, gt=0)
-    budget_tokens: int = Field(default=1500, gt=0)
+    outdated_after_s: int = Field(default=90 * 24 * 60 * 60, gt=0)  # fresh: flag older memories
+    budget_tokens: int = Field(default=1500, ge=50, le=200_000)
+    memories: int = Field(default=8, ge=0, le=50)  # recalled memories per query
 
 
 class RecallSettings(BaseModel):

@@ -17,6 +17,7 @@ from memory.settings import Settings
 from reflection.scheduler import build_scheduler
 from service.api import create_app
 from service.container import build_container
+from service.demo import run_demo
 
 app = typer.Typer(help="memstrata: memory tiers and a journal for LLM assistants.")
 db = typer.Typer(help="The database schema.")
@@ -68,6 +69,18 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         asyncio.run(_work(settings, once))
+    except MemstrataError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def demo() -> None:
+    """Replay a sample user over three simulated weeks and show how each return resumes
+    (on a scratch database next to the embedded default; offline)."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        asyncio.run(run_demo(Settings(), Console()))
     except MemstrataError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

@@ -22,6 +22,7 @@ from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
 from reflection.worker import Stores, Worker
+from resume.context import Resumer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Container:
     session_store: SessionStore
     sessions: Sessions
     worker: Worker
+    resumer: Resumer
 
     async def close(self) -> None:
         await self.session_store.close()
@@ -77,7 +79,9 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
     chars = settings.max_content_chars
     embedder = make_embedder(settings.embedding, settings.llm)
     transcripts = TranscriptStore(engine, clock, chars)
-    tenants = TenantStore(engine, settings.lifecycle, settings.session.tenant_cache_s)
+    tenants = TenantStore(
+        engine, settings.lifecycle, settings.session.tenant_cache_s, settings.resumption
+    )
     session_store: SessionStore = (
         RedisSessionStore(settings.redis_url, settings.session.redis_timeout_s)
         if settings.redis_url
@@ -99,6 +103,10 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
     worker = Worker(
         engine, stores, extractor, embedder, llm, clock, settings.reflection, settings.lifecycle
     )
+    recall = Recall(engine, embedder, settings.recall, clock, chars)
+    resumer = Resumer(
+        sessions, stores.summaries, stores.journal, stores.facts, recall, tenants, clock
+    )
     return Container(
         settings=settings,
         database=database,
@@ -110,9 +118,10 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         knowledge=stores.knowledge,
         summaries=stores.summaries,
         journal=stores.journal,
-        recall=Recall(engine, embedder, settings.recall, clock, chars),
+        recall=recall,
         tenants=tenants,
         session_store=session_store,
         sessions=sessions,
         worker=worker,
+        resumer=resumer,
     )

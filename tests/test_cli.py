@@ -43,3 +43,13 @@ async def test_the_schedule_runs_each_job_alone_and_coalesces(fresh_database: st
         assert jobs["lifecycle"].trigger.interval.total_seconds() == 300
     finally:
         await container.close()
+
+
+def test_the_demo_shows_all_three_modes(server_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["demo"], env={"MEMSTRATA_DATABASE_URL": server_url, "COLUMNS": "120"}
+    )
+    assert result.exit_code == 0, result.output
+    for mode in ("full_restore", "primed", "fresh"):
+        assert mode in result.output
+    assert "prompt context" in result.output and "[fact:" in result.output

@@ -218,7 +218,7 @@ async def test_lifecycle_follows_idle_time_and_tenant_overrides(
 
 async def test_tenant_overrides_are_checked(engine: AsyncEngine) -> None:
     tenants = TenantStore(engine, LifecycleSettings(), 0)
-    with pytest.raises(InvalidInput, match="unknown windows"):
+    with pytest.raises(InvalidInput, match="unknown settings"):
         await tenants.set_lifecycle("acme", {"forever_s": 1})
     with pytest.raises(InvalidInput, match="shorter"):
         await tenants.set_lifecycle("acme", {"soft_expiry_s": 9000})

@@ -1,9 +1,10 @@
-"""A fresh, migrated database for a benchmark: on the embedded Postgres unless a server URL
-is given. The database is dropped and created anew on every run."""
+"""Scratch databases for the demo, the evals and the benchmarks: a fresh, migrated database
+on the embedded Postgres (unless a server URL is given), dropped and created anew each run."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,3 +37,17 @@ async def fresh_database(name: str, server_url: str | None, data_dir: str) -> As
     finally:
         if server is not None:
             await asyncio.to_thread(server.release)
+
+
+class SimClock:
+    """Simulated time for replays: the caller moves it, everything built with it reads it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
