@@ -95,6 +95,26 @@ class Tenant(SQLModel, table=True):
     resumption: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
+class ApiKey(SQLModel, table=True):
+    """A tenant's API key, stored as the SHA-256 of the key: keys are 32 random bytes, so a
+    fast hash is enough, and the key itself is shown once, when it is created."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], ondelete="CASCADE", name="fk_api_keys_tenant"
+        ),
+        Index("uq_api_keys_hash", "key_hash", unique=True),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    tenant_id: str = _text()
+    name: str = _text()
+    key_hash: str = _text()
+    created_at: datetime = _ts(default_now=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (

@@ -40,6 +40,10 @@ class SessionStore(Protocol):
 
     async def delete(self, scope: Scope, session_id: uuid.UUID) -> None: ...
 
+    async def forget_user(self, scope: Scope) -> None:
+        """Drop every entry of the user (part of forgetting them)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -111,6 +115,14 @@ class RedisSessionStore:
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc
 
+    async def forget_user(self, scope: Scope) -> None:
+        pattern = f"ms:v1:{{{scope.tenant_id}:{scope.user_id}}}:*"
+        try:
+            async for key in self._redis.scan_iter(match=pattern, count=500):
+                await self._redis.delete(key)
+        except RedisError as exc:
+            raise BackendUnavailable(f"redis: {exc}") from exc
+
     async def ping(self) -> None:
         try:
             await self._redis.ping()
@@ -177,6 +189,9 @@ class PostgresSessionStore:
         params = {**scope_params(scope), "session_id": session_id}
         async with self._engine.begin() as conn:
             await conn.execute(_PG_DELETE, params)
+
+    async def forget_user(self, scope: Scope) -> None:
+        """Nothing to do: the rows go with the user's sessions (foreign-key cascade)."""
 
     async def purge_expired(self) -> int:
         """Drop entries past their window (Redis does this itself with TTLs)."""

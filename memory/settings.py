@@ -96,6 +96,11 @@ class RecallSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8421, ge=1, le=65535)
+    admin_key: SecretStr | None = None  # creates tenants and their API keys
+    auth: bool = True  # off only for local experiments; refused on a non-loopback host
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    rate_per_s: float = Field(default=50.0, gt=0)  # per tenant, token bucket
+    rate_burst: int = Field(default=200, ge=1)
 
 
 class Settings(BaseSettings):

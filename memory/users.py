@@ -1,8 +1,14 @@
 """The tenants and users rows that every tier hangs off. Writes create them on first use so
-the library works without a provisioning step; deleting a user cascades to all their data."""
+the library works without a provisioning step. Forget (delete everything of a user) and
+export (every tier as JSON lines) are first-class."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.domain import Scope
 from memory.sql import scope_params
@@ -19,3 +25,56 @@ async def ensure_user(conn: AsyncConnection, scope: Scope) -> None:
     params = scope_params(scope)
     await conn.execute(_ENSURE_TENANT, params)
     await conn.execute(_ENSURE_USER, params)
+
+
+_FORGET_RUNS = text("DELETE FROM runs WHERE tenant_id = :tenant_id AND user_id = :user_id")
+_FORGET_USER = text("DELETE FROM users WHERE tenant_id = :tenant_id AND id = :user_id")
+
+# Every tier of one user, in the order an importer would need them. Provenance comes along.
+_EXPORT = {
+    "session": "SELECT id, device_id, status, started_at, last_active_at, last_seq, context "
+    "FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY started_at",
+    "message": "SELECT id, session_id, seq, role, content, idempotency_key, device_id, "
+    "created_at, archived_at FROM messages WHERE tenant_id = :tenant_id AND user_id = :user_id "
+    "ORDER BY created_at, session_id, seq",
+    "fact": "SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from, "
+    "f.valid_to, f.superseded_by, f.created_at, ARRAY(SELECT s.message_id FROM fact_sources s "
+    "WHERE s.fact_id = f.id ORDER BY s.message_id) AS source_message_ids FROM facts f "
+    "WHERE f.tenant_id = :tenant_id AND f.user_id = :user_id ORDER BY f.valid_from, f.id",
+    "knowledge": "SELECT k.id, k.lineage_id, k.version, k.text, k.importance, k.created_at, "
+    "k.retired_at, ARRAY(SELECT s.fact_id FROM knowledge_sources s WHERE s.knowledge_id = k.id "
+    "ORDER BY s.fact_id) AS fact_ids FROM knowledge k WHERE k.tenant_id = :tenant_id "
+    "AND k.user_id = :user_id ORDER BY k.created_at, k.id",
+    "summary": "SELECT id, session_id, text, topics, decisions, open_loops, started_at, "
+    "ended_at, created_at FROM session_summaries WHERE tenant_id = :tenant_id "
+    "AND user_id = :user_id ORDER BY ended_at",
+    "journal": "SELECT id, version, content, session_id, created_at FROM journal_entries "
+    "WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY version",
+}
+
+
+async def forget(engine: AsyncEngine, scope: Scope) -> None:
+    """Delete everything of the user in Postgres, every tier and the run ledger included.
+    (The caller also clears the hot-state store.)"""
+    async with engine.begin() as conn:
+        await conn.execute(_FORGET_RUNS, scope_params(scope))
+        await conn.execute(_FORGET_USER, scope_params(scope))
+
+
+async def export(engine: AsyncEngine, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+    """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key."""
+    async with engine.connect() as conn:
+        for tier, sql in _EXPORT.items():
+            result = await conn.stream(text(sql), scope_params(scope))
+            async for row in result.mappings():
+                yield {"tier": tier, **{k: _jsonable(v) for k, v in row.items()}}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

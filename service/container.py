@@ -4,6 +4,7 @@ app's lifespan or a command's main, and closes them in reverse order."""
 import logging
 from dataclasses import dataclass
 
+from memory.api_keys import ApiKeyStore
 from memory.database import Database, open_database
 from memory.domain import Clock, system_clock
 from memory.embedder import Embedder, make_embedder
@@ -45,6 +46,7 @@ class Container:
     sessions: Sessions
     worker: Worker
     resumer: Resumer
+    api_keys: ApiKeyStore
 
     async def close(self) -> None:
         await self.session_store.close()
@@ -124,4 +126,5 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         sessions=sessions,
         worker=worker,
         resumer=resumer,
+        api_keys=ApiKeyStore(engine, clock),
     )

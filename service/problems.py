@@ -6,6 +6,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from memory.errors import (
     BackendUnavailable,
@@ -18,7 +19,20 @@ from memory.errors import (
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_S = 5
+
+
+class Unauthorized(MemstrataError):
+    code = "unauthorized"
+
+
+class Forbidden(MemstrataError):
+    code = "forbidden"
+
+
 _STATUS: list[tuple[type[MemstrataError], int, str]] = [
+    (Unauthorized, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
     (InvalidInput, 422, "Invalid input"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
@@ -45,7 +59,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MemstrataError)
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
-            return problem(status, title, exc.message, exc.code)
+            response = problem(status, title, exc.message, exc.code)
+            if status == 503:
+                response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
     log.error("unmapped domain error", exc_info=exc)
     return problem(500, "Internal error", "an unexpected error occurred", exc.code)
 
@@ -58,6 +75,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid input", details, InvalidInput.code)
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("Postgres unreachable: %s", exc)
+    response = problem(
+        503, "Backend unavailable", "the database is unreachable; retry soon", "backend_unavailable"
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(MemstrataError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for driver_error in (OperationalError, InterfaceError, ConnectionError, OSError):
+        app.add_exception_handler(driver_error, _database_down)

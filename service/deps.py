@@ -1,0 +1,52 @@
+"""Request dependencies: the container, the tenant an API key is bound to, the admin, and
+the scope of a request (the key's tenant and a tenant-local user id)."""
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from memory.domain import Scope, external_id
+from service.container import Container
+from service.problems import Forbidden, Unauthorized
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("send 'Authorization: Bearer <api key>'")
+    return authorization[7:].strip()
+
+
+async def tenant(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The tenant of the presented key; every read and write of the request is bound to it."""
+    if not c.settings.api.auth:
+        return "local"
+    found = await c.api_keys.tenant_of(_bearer(authorization))
+    if found is None:
+        raise Unauthorized("unknown or revoked API key")
+    return found
+
+
+TenantDep = Annotated[str, Depends(tenant)]
+
+
+async def admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    configured = c.settings.api.admin_key
+    presented = _bearer(authorization)
+    if configured is None or not hmac.compare_digest(presented, configured.get_secret_value()):
+        raise Forbidden("this needs the admin key (MEMSTRATA_API__ADMIN_KEY)")
+
+
+async def scope(tenant_id: TenantDep, user_id: Annotated[str, Path()]) -> Scope:
+    return Scope(tenant_id, external_id(user_id, "user_id"))
+
+
+ScopeDep = Annotated[Scope, Depends(scope)]

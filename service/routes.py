@@ -1,0 +1,235 @@
+"""The `/v1` routes: thin — each validates its input, calls the library with the request's
+scope (the API key's tenant and a tenant-local user id), and shapes the answer."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from memory import users
+from memory.errors import InvalidInput
+from service import schemas
+from service.deps import ContainerDep, ScopeDep, admin
+
+router = APIRouter(prefix="/v1")
+SESSION = "/users/{user_id}/sessions/{session_id}"
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@contextmanager
+def timed(request: Request, operation: str) -> Any:
+    started = time.perf_counter()
+    yield
+    request.app.state.metrics.operations.labels(operation).observe(time.perf_counter() - started)
+
+
+def expected_version(if_match: str | None) -> int:
+    value = (if_match or "").strip().strip('"')
+    if not value.isdigit():
+        raise InvalidInput("If-Match", 'send the session version you read, e.g. If-Match: "7"')
+    return int(value)
+
+
+def with_etag(response: Response, state: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{state["version"]}"'
+    return state
+
+
+@router.post("/tenants", status_code=201, dependencies=[Depends(admin)])
+async def create_tenant(body: schemas.NewTenant, c: ContainerDep) -> schemas.TenantKey:
+    """Create a tenant (or add a key to one) and return its API key, shown only now."""
+    created = await c.api_keys.create(body.id, body.key_name)
+    return schemas.TenantKey(tenant_id=created.tenant_id, key_id=created.id, api_key=created.key)
+
+
+@router.post(SESSION + "/messages", status_code=201)
+async def append_message(
+    session_id: str,
+    body: schemas.NewMessage,
+    scope: ScopeDep,
+    c: ContainerDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> schemas.Appended:
+    """Commit a message (durable before this answers) and bring the session state along.
+    A retry with the same `Idempotency-Key` returns the original message (200)."""
+    with timed(request, "append"):
+        turn = await c.sessions.append(
+            scope,
+            session_id,
+            body.role,
+            body.content,
+            idempotency_key=idempotency_key,
+            device_id=body.device_id,
+            takeover=body.takeover,
+            at=body.at,
+        )
+    if turn.replayed:
+        response.status_code = 200
+    return schemas.Appended(
+        message=schemas.MessageOut.of(turn.message),
+        session_version=turn.state.version,
+        replayed=turn.replayed,
+    )
+
+
+@router.get(SESSION)
+async def read_session(
+    session_id: str, scope: ScopeDep, c: ContainerDep, response: Response
+) -> dict[str, Any]:
+    """The session's hot state; its `version` is also the ETag."""
+    return with_etag(response, schemas.state_out(await c.sessions.state(scope, session_id)))
+
+
+@router.patch(SESSION)
+async def update_session(
+    session_id: str,
+    body: schemas.StateChange,
+    scope: ScopeDep,
+    c: ContainerDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change the topic, entities, open questions, active task or totals; `If-Match` names
+    the version read, and a stale one answers 409."""
+    changes = body.model_dump(exclude_unset=True)
+    state = await c.sessions.update(scope, session_id, expected_version(if_match), **changes)
+    return with_etag(response, schemas.state_out(state))
+
+
+@router.post(SESSION + "/complete-task")
+async def complete_task(
+    session_id: str,
+    scope: ScopeDep,
+    c: ContainerDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    state = await c.sessions.complete_task(scope, session_id, expected_version(if_match))
+    return with_etag(response, schemas.state_out(state))
+
+
+@router.post(SESSION + "/open")
+async def open_session(
+    session_id: str,
+    body: schemas.DeviceIn,
+    scope: ScopeDep,
+    c: ContainerDep,
+    response: Response,
+) -> dict[str, Any]:
+    """Continue a session on a device; 409 `other_device_active` unless `takeover`."""
+    state = await c.sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
+    return with_etag(response, schemas.state_out(state))
+
+
+@router.post("/users/{user_id}/resume")
+async def resume(
+    body: schemas.ResumeIn, scope: ScopeDep, c: ContainerDep, request: Request
+) -> dict[str, Any]:
+    """How this user's conversation resumes, with the messages to put in the prompt."""
+    with timed(request, "resume"):
+        context = await c.resumer.resume(
+            scope, body.message, body.device_id, body.now, body.budget_tokens
+        )
+    data = asdict(context)
+    data["restored"] = [m.model_dump(mode="json") for m in context.restored]
+    data["active_task"] = context.active_task.model_dump() if context.active_task else None
+    shaped: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return shaped
+
+
+@router.post("/users/{user_id}/recall")
+async def recall(
+    body: schemas.RecallIn, scope: ScopeDep, c: ContainerDep, request: Request
+) -> list[dict[str, Any]]:
+    with timed(request, "recall"):
+        hits = await c.recall.recall(
+            scope,
+            body.query,
+            body.k,
+            tiers=body.tiers,
+            kinds=body.kinds,
+            since=body.since,
+            until=body.until,
+            as_of=body.as_of,
+        )
+    return [schemas.hit_out(hit) for hit in hits]
+
+
+@router.get("/users/{user_id}/facts")
+async def list_facts(
+    scope: ScopeDep,
+    c: ContainerDep,
+    kind: Annotated[list[str] | None, Query()] = None,
+    as_of: datetime | None = None,
+    include_superseded: bool = False,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    facts = await c.facts.list_facts(
+        scope, kinds=kind, as_of=as_of, include_superseded=include_superseded, limit=limit
+    )
+    return [schemas.fact_out(f) for f in facts]
+
+
+@router.get("/users/{user_id}/knowledge")
+async def list_knowledge(
+    scope: ScopeDep, c: ContainerDep, include_retired: bool = False, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    items = await c.knowledge.list_knowledge(scope, include_retired=include_retired, limit=limit)
+    return [schemas.knowledge_out(k) for k in items]
+
+
+@router.get("/users/{user_id}/summaries")
+async def list_summaries(
+    scope: ScopeDep, c: ContainerDep, limit: Limit = 20
+) -> list[dict[str, Any]]:
+    return [schemas.summary_out(s) for s in await c.summaries.latest(scope, limit=limit)]
+
+
+@router.get("/users/{user_id}/journal")
+async def latest_journal(scope: ScopeDep, c: ContainerDep) -> dict[str, Any] | None:
+    entry = await c.journal.latest(scope)
+    return None if entry is None else schemas.journal_out(entry)
+
+
+@router.get("/users/{user_id}/journal/versions")
+async def journal_versions(
+    scope: ScopeDep, c: ContainerDep, limit: Limit = 50
+) -> list[dict[str, Any]]:
+    return [schemas.journal_out(e) for e in await c.journal.versions(scope, limit=limit)]
+
+
+@router.get("/users/{user_id}/journal/versions/{version}")
+async def journal_version(
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)], scope: ScopeDep, c: ContainerDep
+) -> dict[str, Any]:
+    return schemas.journal_out(await c.journal.get(scope, version))
+
+
+@router.delete("/users/{user_id}", status_code=204)
+async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
+    """Forget the user: every tier, the hot state and the run ledger. Nothing of them is
+    readable afterwards; idempotent."""
+    await c.session_store.forget_user(scope)
+    await users.forget(c.database.engine, scope)
+    return Response(status_code=204)
+
+
+@router.get("/users/{user_id}/export")
+async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
+    """Every tier of the user as JSON lines (`tier` says which)."""
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for row in users.export(c.database.engine, scope):
+            yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
