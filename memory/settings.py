@@ -103,6 +103,13 @@ class ApiSettings(BaseModel):
     rate_burst: int = Field(default=200, ge=1)
 
 
+class McpSettings(BaseModel):
+    """The MCP server speaks for one user of one tenant."""
+
+    tenant: str = "default"
+    user: str = "default"
+
+
 class Settings(BaseSettings):
     """Everything memstrata can be told. Build it once with `Settings()`."""
 
@@ -126,3 +133,4 @@ class Settings(BaseSettings):
     resumption: ResumptionSettings = ResumptionSettings()
     recall: RecallSettings = RecallSettings()
     api: ApiSettings = ApiSettings()
+    mcp: McpSettings = McpSettings()

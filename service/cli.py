@@ -2,26 +2,144 @@
 `asyncio.run` here, at the edge."""
 
 import asyncio
+import json
 import logging
 import signal
-from typing import Annotated
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from memory.database import open_database
 from memory.errors import MemstrataError
 from memory.migrate import upgrade
 from memory.settings import Settings
 from reflection.scheduler import build_scheduler
+from service import commands
 from service.api import create_app
-from service.container import build_container
+from service.client import LocalClient
+from service.commands import with_container
+from service.container import Container, build_container
 from service.demo import run_demo
+from service.mcp_server import build_server
 
-app = typer.Typer(help="memstrata: memory tiers and a journal for LLM assistants.")
-db = typer.Typer(help="The database schema.")
+T = TypeVar("T")
+app = typer.Typer(
+    help="memstrata: memory tiers, a journal and resumption for LLM assistants.",
+    no_args_is_help=True,
+)
+db = typer.Typer(help="The database schema.", no_args_is_help=True)
+tenant = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(tenant, name="tenant")
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id")]
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="User id (tenant-local)")]
+
+
+def _run(work: Callable[[Container], Awaitable[T]]) -> T:
+    """Run `work` on a container built from the environment; domain errors exit 1."""
+    try:
+        return asyncio.run(with_container(Settings(), work))
+    except MemstrataError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@tenant.command("create")
+def tenant_create(
+    tenant_id: Annotated[str, typer.Argument(help="The new tenant's id")],
+    name: Annotated[str, typer.Option(help="A name for the key")] = "default",
+) -> None:
+    """Create a tenant (or another key for it) and print its API key — shown only now."""
+    created = _run(lambda c: c.api_keys.create(tenant_id, name))
+    Console().print(created.key)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    tenant_id: TenantOpt = "default",
+    user_id: UserOpt = "default",
+) -> None:
+    """Append the messages of a JSONL file (role, content, at, session_id,
+    idempotency_key); safe to run again after an interruption."""
+    data = file.read_bytes()
+    new, replayed = _run(lambda c: commands.ingest(c, tenant_id, user_id, file.name, data, console))
+    console.print(f"{new} messages appended, {replayed} already there")
+
+
+@app.command()
+def recall(
+    query: Annotated[str, typer.Argument()],
+    tenant_id: TenantOpt = "default",
+    user_id: UserOpt = "default",
+    k: int = 10,
+) -> None:
+    """Hybrid recall over every tier."""
+    hits = _run(lambda c: LocalClient(c, tenant_id).recall(user_id, query, k))
+    table = Table("tier", "score", "when", "text")
+    for hit in hits:
+        table.add_row(hit.tier, f"{hit.score:.4f}", f"{hit.at:%Y-%m-%d}", hit.text)
+    Console().print(table)
+
+
+@app.command()
+def resume(
+    message: Annotated[str | None, typer.Argument()] = None,
+    tenant_id: TenantOpt = "default",
+    user_id: UserOpt = "default",
+    budget: int | None = None,
+) -> None:
+    """How the user's conversation would resume now, and the prompt messages."""
+    context = _run(
+        lambda c: LocalClient(c, tenant_id).resume(user_id, message, budget_tokens=budget)
+    )
+    out = Console()
+    out.print(f"[bold]{context['mode']}[/bold] — {context['reason']}")
+    if context["greeting"]:
+        out.print(Text(f"greeting: {context['greeting']}", style="green"))
+    for entry in context["messages"]:
+        out.print(Text(f"({entry['role']}) {entry['content']}"))
+    out.print(f"[dim]{context['tokens']} tokens[/dim]")
+
+
+@app.command()
+def journal(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> None:
+    """The user's journal, latest version."""
+    entry = _run(lambda c: LocalClient(c, tenant_id).journal(user_id))
+    Console().print(Text(entry["content"]) if entry else "(no journal yet)")
+
+
+@app.command()
+def export(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> None:
+    """Every tier of the user as JSON lines on standard output."""
+
+    async def rows(c: Container) -> list[dict[str, Any]]:
+        return [row async for row in LocalClient(c, tenant_id).export(user_id)]
+
+    for row in _run(rows):
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def forget(
+    tenant_id: TenantOpt = "default",
+    user_id: UserOpt = "default",
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask")] = False,
+) -> None:
+    """Delete everything memstrata holds about the user, in every tier."""
+    if not yes:
+        typer.confirm(f"Forget everything about {tenant_id}/{user_id}?", abort=True)
+    _run(lambda c: LocalClient(c, tenant_id).forget(user_id))
+    console.print(f"forgot {tenant_id}/{user_id}")
+
+
 console = Console(stderr=True)
 
 
@@ -72,6 +190,14 @@ def worker(
     except MemstrataError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def mcp() -> None:
+    """Serve the MCP tools remember, recall, resume and forget over stdio, for the user of
+    MEMSTRATA_MCP__TENANT / MEMSTRATA_MCP__USER."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(build_server(Settings()).run_stdio_async())
 
 
 @app.command()

@@ -4,9 +4,10 @@ app's lifespan or a command's main, and closes them in reverse order."""
 import logging
 from dataclasses import dataclass
 
+from memory import users
 from memory.api_keys import ApiKeyStore
 from memory.database import Database, open_database
-from memory.domain import Clock, system_clock
+from memory.domain import Clock, Scope, system_clock
 from memory.embedder import Embedder, make_embedder
 from memory.errors import ConfigurationError
 from memory.facts import FactStore
@@ -47,6 +48,11 @@ class Container:
     worker: Worker
     resumer: Resumer
     api_keys: ApiKeyStore
+
+    async def forget(self, scope: Scope) -> None:
+        """Forget a user everywhere: the hot state, every tier and the run ledger."""
+        await self.session_store.forget_user(scope)
+        await users.forget(self.database.engine, scope)
 
     async def close(self) -> None:
         await self.session_store.close()

@@ -219,8 +219,7 @@ async def journal_version(
 async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
     """Forget the user: every tier, the hot state and the run ledger. Nothing of them is
     readable afterwards; idempotent."""
-    await c.session_store.forget_user(scope)
-    await users.forget(c.database.engine, scope)
+    await c.forget(scope)
     return Response(status_code=204)
 
 

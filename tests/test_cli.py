@@ -1,5 +1,9 @@
 """The `memstrata` command and the worker's schedule."""
 
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from memory.settings import LifecycleSettings, ReflectionSettings, Settings
@@ -53,3 +57,52 @@ def test_the_demo_shows_all_three_modes(server_url: str) -> None:
     for mode in ("full_restore", "primed", "fresh"):
         assert mode in result.output
     assert "prompt context" in result.output and "[fact:" in result.output
+
+
+def test_ingest_then_resume_round_trip(fresh_database: str, tmp_path: Path) -> None:
+    start = datetime.now(UTC) - timedelta(days=3)  # the CLI runs on the real clock
+    turns = [
+        ("user", "I work as a pilot and I love sailing."),
+        ("assistant", "Nice!"),
+        ("user", "Should I buy a dinghy or a keelboat?"),
+    ]
+    lines = [
+        {"role": role, "content": content, "at": (start + timedelta(minutes=i)).isoformat()}
+        for i, (role, content) in enumerate(turns)
+    ]
+    source = tmp_path / "chat.jsonl"
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database, "COLUMNS": "200"}
+    who = ["--tenant", "acme", "--user", "sam"]
+    runner = CliRunner()
+    first = runner.invoke(app, ["ingest", str(source), *who], env=env)
+    assert first.exit_code == 0, first.output
+    assert "3 messages appended, 0 already there" in first.output
+    again = runner.invoke(app, ["ingest", str(source), *who], env=env)
+    assert "0 messages appended, 3 already there" in again.output, "safe to re-run"
+    assert runner.invoke(app, ["worker", "--once"], env=env).exit_code == 0
+    resumed = runner.invoke(app, ["resume", "any sailing tips?", *who], env=env)
+    assert resumed.exit_code == 0, resumed.output
+    assert "primed" in resumed.output and "keelboat" in resumed.output
+    recalled = runner.invoke(app, ["recall", "what is their job", *who], env=env)
+    assert "pilot" in recalled.output
+    exported = runner.invoke(app, ["export", *who], env=env)
+    assert '"tier": "message"' in exported.output
+    assert runner.invoke(app, ["forget", "--yes", *who], env=env).exit_code == 0
+    assert runner.invoke(app, ["export", *who], env=env).output.strip() == ""
+
+
+def test_ingest_names_the_bad_line(fresh_database: str, tmp_path: Path) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"role": "user", "content": "ok"}\n{"role": "user"}\n')
+    result = CliRunner().invoke(
+        app, ["ingest", str(source)], env={"MEMSTRATA_DATABASE_URL": fresh_database}
+    )
+    assert result.exit_code == 1 and "line 2" in result.output
+
+
+def test_tenant_create_prints_a_key(fresh_database: str) -> None:
+    result = CliRunner().invoke(
+        app, ["tenant", "create", "acme"], env={"MEMSTRATA_DATABASE_URL": fresh_database}
+    )
+    assert result.exit_code == 0 and result.output.strip().startswith("ms_")

@@ -1,0 +1,214 @@
+"""The Python client: `MemstrataClient` talks to a running service over HTTP (httpx), and
+`LocalClient` makes the same calls in-process on a container, for people who embed the
+library. Both answer with the same shapes."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from memory import users
+from memory.domain import Scope
+from memory.errors import MemstrataError
+from service import schemas
+from service.container import Container
+
+
+class Hit(BaseModel):
+    tier: str
+    id: str
+    text: str
+    at: datetime
+    score: float
+    kind: str | None
+    parts: dict[str, float | int | None]
+    provenance: dict[str, Any]
+
+
+class ApiError(MemstrataError):
+    """A problem+json answer from the service."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('title')}: {problem.get('detail')}")
+        self.status = status
+        self.problem = problem
+        self.code = str(problem.get("code", "error"))
+
+
+class MemstrataClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/v1",
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, response.json())
+        return None if response.status_code == 204 else response.json()
+
+    async def append(
+        self,
+        user_id: str,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        device_id: str | None = None,
+        takeover: bool = False,
+        at: datetime | None = None,
+    ) -> schemas.Appended:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {
+            "role": role,
+            "content": content,
+            "device_id": device_id,
+            "takeover": takeover,
+            "at": at.isoformat() if at else None,
+        }
+        data = await self._call(
+            "POST", f"/users/{user_id}/sessions/{session_id}/messages", json=body, headers=headers
+        )
+        return schemas.Appended.model_validate(data)
+
+    async def session(self, user_id: str, session_id: str) -> dict[str, Any]:
+        state: dict[str, Any] = await self._call("GET", f"/users/{user_id}/sessions/{session_id}")
+        return state
+
+    async def update_session(
+        self, user_id: str, session_id: str, version: int, **changes: Any
+    ) -> dict[str, Any]:
+        state: dict[str, Any] = await self._call(
+            "PATCH",
+            f"/users/{user_id}/sessions/{session_id}",
+            json=changes,
+            headers={"If-Match": f'"{version}"'},
+        )
+        return state
+
+    async def recall(self, user_id: str, query: str, k: int = 10, **filters: Any) -> list[Hit]:
+        data = await self._call(
+            "POST", f"/users/{user_id}/recall", json={"query": query, "k": k, **filters}
+        )
+        return [Hit.model_validate(hit) for hit in data]
+
+    async def resume(
+        self,
+        user_id: str,
+        message: str | None = None,
+        *,
+        device_id: str | None = None,
+        budget_tokens: int | None = None,
+    ) -> dict[str, Any]:
+        context: dict[str, Any] = await self._call(
+            "POST",
+            f"/users/{user_id}/resume",
+            json={"message": message, "device_id": device_id, "budget_tokens": budget_tokens},
+        )
+        return context
+
+    async def journal(self, user_id: str) -> dict[str, Any] | None:
+        entry: dict[str, Any] | None = await self._call("GET", f"/users/{user_id}/journal")
+        return entry
+
+    async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
+        async with self._http.stream("GET", f"/users/{user_id}/export") as response:
+            if response.status_code >= 400:
+                raise ApiError(response.status_code, json.loads(await response.aread()))
+            async for line in response.aiter_lines():
+                if line:
+                    yield json.loads(line)
+
+    async def forget(self, user_id: str) -> None:
+        await self._call("DELETE", f"/users/{user_id}")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+class LocalClient:
+    """The same calls, in-process, for one tenant of a container."""
+
+    def __init__(self, container: Container, tenant_id: str) -> None:
+        self._c = container
+        self._tenant = tenant_id
+
+    def _scope(self, user_id: str) -> Scope:
+        return Scope(self._tenant, user_id)
+
+    async def append(
+        self,
+        user_id: str,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        device_id: str | None = None,
+        takeover: bool = False,
+        at: datetime | None = None,
+    ) -> schemas.Appended:
+        turn = await self._c.sessions.append(
+            self._scope(user_id),
+            session_id,
+            role,
+            content,
+            idempotency_key=idempotency_key,
+            device_id=device_id,
+            takeover=takeover,
+            at=at,
+        )
+        return schemas.Appended(
+            message=schemas.MessageOut.of(turn.message),
+            session_version=turn.state.version,
+            replayed=turn.replayed,
+        )
+
+    async def recall(self, user_id: str, query: str, k: int = 10, **filters: Any) -> list[Hit]:
+        hits = await self._c.recall.recall(self._scope(user_id), query, k, **filters)
+        return [Hit.model_validate(schemas.hit_out(hit)) for hit in hits]
+
+    async def resume(
+        self,
+        user_id: str,
+        message: str | None = None,
+        *,
+        device_id: str | None = None,
+        budget_tokens: int | None = None,
+    ) -> dict[str, Any]:
+        context = await self._c.resumer.resume(
+            self._scope(user_id), message, device_id, None, budget_tokens
+        )
+        return {
+            "mode": context.mode.value,
+            "reason": context.reason,
+            "greeting": context.greeting,
+            "session_id": str(context.session_id),
+            "messages": context.messages,
+            "tokens": context.tokens,
+        }
+
+    async def journal(self, user_id: str) -> dict[str, Any] | None:
+        entry = await self._c.journal.latest(self._scope(user_id))
+        return None if entry is None else schemas.journal_out(entry)
+
+    async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
+        async for row in users.export(self._c.database.engine, self._scope(user_id)):
+            yield row
+
+    async def forget(self, user_id: str) -> None:
+        await self._c.forget(self._scope(user_id))

@@ -1,0 +1,68 @@
+"""The data commands of the CLI — tenant keys, ingest, recall, resume, journal, export,
+forget — run in-process on the configured database through `LocalClient`."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import Progress
+
+from memory.errors import InvalidInput
+from memory.settings import Settings
+from service.client import LocalClient
+from service.container import Container, build_container
+
+T = TypeVar("T")
+
+
+async def with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    container = await build_container(settings)
+    try:
+        return await work(container)
+    finally:
+        await container.close()
+
+
+def _line(raw: str, number: int) -> dict[str, Any]:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"line {number}", f"not JSON: {exc.msg}") from exc
+    if not isinstance(record, dict) or "role" not in record or "content" not in record:
+        raise InvalidInput(f"line {number}", "needs at least role and content")
+    return record
+
+
+async def ingest(
+    container: Container, tenant: str, user: str, name: str, data: bytes, console: Console
+) -> tuple[int, int]:
+    """Append every message of a JSONL file: `role`, `content`, and optionally `at`
+    (ISO 8601 with a zone), `session_id` and `idempotency_key`. Re-running the same file
+    appends nothing twice: each line has a stable idempotency key. Returns (new, replayed)."""
+    client = LocalClient(container, tenant)
+    lines = data.decode("utf-8").splitlines()
+    file_id = hashlib.sha256(data).hexdigest()[:16]
+    default_session = str(uuid.uuid5(uuid.NAMESPACE_URL, f"memstrata-ingest:{file_id}"))
+    new = replayed = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"ingesting {name}", total=len(lines))
+        for number, raw in enumerate(lines, start=1):
+            if raw.strip():
+                record = _line(raw, number)
+                at = record.get("at")
+                appended = await client.append(
+                    user,
+                    str(record.get("session_id", default_session)),
+                    record["role"],
+                    record["content"],
+                    idempotency_key=record.get("idempotency_key", f"ingest:{file_id}:{number}"),
+                    at=datetime.fromisoformat(at) if at else None,
+                )
+                replayed += appended.replayed
+                new += not appended.replayed
+            progress.advance(task)
+    return new, replayed

@@ -1,0 +1,48 @@
+"""The MCP server answers a real MCP client session over stdio: a `memstrata mcp` process
+speaking the protocol on its standard input and output."""
+
+import os
+import sys
+
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.types import CallToolResult
+
+
+def payload(result: CallToolResult) -> object:
+    """The tool's structured answer (a list comes wrapped as {"result": [...]})."""
+    assert not result.is_error, result.content
+    structured = result.structured_content
+    assert structured is not None
+    return structured.get("result", structured)
+
+
+async def test_remember_recall_resume_forget_over_stdio(fresh_database: str) -> None:
+    env = {
+        **os.environ,
+        "MEMSTRATA_DATABASE_URL": fresh_database,
+        "MEMSTRATA_MCP__TENANT": "acme",
+        "MEMSTRATA_MCP__USER": "alice",
+        "HF_HUB_OFFLINE": "1",
+    }
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", "from service.cli import app; app()", "mcp"],
+        env=env,
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        names = {tool.name for tool in (await session.list_tools()).tools}
+        assert names == {"remember", "recall", "resume", "forget"}
+        stored = payload(
+            await session.call_tool("remember", {"content": "My cat Miso loves tuna."})
+        )
+        assert stored["seq"] == 1  # type: ignore[index]
+        hits = payload(await session.call_tool("recall", {"query": "Miso tuna", "k": 3}))
+        assert "Miso" in str(hits)
+        context = payload(await session.call_tool("resume", {"message": "hi"}))
+        assert context["mode"] == "full_restore"  # type: ignore[index]
+        refused = payload(await session.call_tool("forget", {"confirm": False}))
+        assert refused["forgotten"] is False  # type: ignore[index]
+        assert payload(await session.call_tool("forget", {"confirm": True})) == {"forgotten": True}
+        assert "Miso" not in str(payload(await session.call_tool("recall", {"query": "Miso"})))
