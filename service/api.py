@@ -18,7 +18,7 @@ from reflection.scheduler import build_scheduler
 from service import problems
 from service.container import Container, build_container
 from service.deps import ContainerDep, get_container
-from service.limits import Limits, TokenBucket
+from service.limits import Limits, RequestIds, TokenBucket
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import router
 
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             yield
             return
         built = await build_container(config)
+        await built.embedder.warm_up()  # the first recall should not pay for loading a model
         app.state.container = built
         in_process = config.worker_in_process
         scheduler = None
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_body_bytes=config.api.max_body_bytes,
         bucket=TokenBucket(config.api.rate_per_s, config.api.rate_burst),
     )
+    app.add_middleware(RequestIds)
     app.include_router(router)
 
     @app.get("/health")

@@ -21,7 +21,7 @@ from memory.errors import MemstrataError
 from memory.migrate import upgrade
 from memory.settings import Settings
 from reflection.scheduler import build_scheduler
-from service import commands
+from service import commands, logs
 from service.api import create_app
 from service.client import LocalClient
 from service.commands import with_container
@@ -150,12 +150,13 @@ def serve(
 ) -> None:
     """Run the REST API; with no MEMSTRATA_DATABASE_URL, on the embedded Postgres."""
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(json_lines=settings.log_format == "json")
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_level="info",
+        log_config=None,  # keep our JSON handler for uvicorn's loggers too
     )
 
 
@@ -184,7 +185,7 @@ def worker(
     """Run the reflection worker: extraction, session ends, knowledge, embeddings, retention.
     Any number of workers may run against one database."""
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(json_lines=settings.log_format == "json")
     try:
         asyncio.run(_work(settings, once))
     except MemstrataError as exc:

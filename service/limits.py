@@ -1,7 +1,8 @@
-"""Per-tenant rate limiting (a token bucket per API key digest, in process) and the request
-size limit; both answer with problem+json."""
+"""Request middleware: request ids, per-key rate limiting (a token bucket per API key
+digest, in process) and the request size limit; limits answer with problem+json."""
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from memory.api_keys import digest
+from memory.requests import request_id
 from service.problems import problem
 
 
@@ -28,6 +30,24 @@ class TokenBucket:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1 - tokens) / self._rate
+
+
+class RequestIds(BaseHTTPMiddleware):
+    """Every request gets an id (the caller's `X-Request-Id`, or a new one) that its log
+    events carry and its answer echoes."""
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        current = given if 0 < len(given) <= 100 and given.isprintable() else uuid.uuid4().hex
+        token = request_id.set(current)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id.reset(token)
+        response.headers["X-Request-Id"] = current
+        return response
 
 
 class Limits(BaseHTTPMiddleware):

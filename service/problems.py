@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException
 
 from memory.errors import (
     BackendUnavailable,
@@ -75,6 +76,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid input", details, InvalidInput.code)
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing answers (404 no such route, 405 wrong method) in the same problem form."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    response = problem(exc.status_code, str(exc.detail), str(exc.detail), code)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning("Postgres unreachable: %s", exc)
     response = problem(
@@ -87,5 +98,6 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(MemstrataError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     for driver_error in (OperationalError, InterfaceError, ConnectionError, OSError):
         app.add_exception_handler(driver_error, _database_down)

@@ -2,6 +2,8 @@
 message and session endpoints with idempotency and versions, resume and recall, the tiers,
 forget and export, problem+json errors, and every endpoint refused across tenants."""
 
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ import pytest
 from memory.embedder import SentenceTransformerEmbedder
 from memory.errors import ConfigurationError
 from memory.settings import Settings
+from service import logs
 from service.api import create_app
 from service.container import Container, build_container
 from tests.conftest import TravelClock
@@ -81,9 +84,14 @@ def problem_of(response: httpx.Response, status: int) -> dict[str, object]:
 
 
 async def post_message(
-    api: Api, sid: str, content: str, key: str | None = None, **extra: object
+    api: Api,
+    sid: str,
+    content: str,
+    key: str | None = None,
+    headers_extra: dict[str, str] | None = None,
+    **extra: object,
 ) -> httpx.Response:
-    headers = api.as_a() | ({"Idempotency-Key": key} if key else {})
+    headers = api.as_a() | ({"Idempotency-Key": key} if key else {}) | (headers_extra or {})
     return await api.client.post(
         f"/v1/users/alice/sessions/{sid}/messages",
         json={"role": "user", "content": content, **extra},
@@ -269,3 +277,35 @@ def test_no_auth_is_refused_off_loopback() -> None:
     with pytest.raises(ConfigurationError, match="refusing"):
         create_app(Settings.model_validate({"api": {"auth": False, "host": "0.0.0.0"}}))
     create_app(Settings.model_validate({"api": {"auth": False, "host": "127.0.0.1"}}))
+
+
+async def test_request_ids_reach_the_answer_and_the_log_events(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="memory.sessions"):
+        response = await post_message(
+            api, str(uuid.uuid4()), "hello", headers_extra={"X-Request-Id": "req-abc"}
+        )
+    assert response.headers["X-Request-Id"] == "req-abc"
+    session_events = [r for r in caplog.records if getattr(r, "layer", None) == "session"]
+    assert session_events and all(r.request_id == "req-abc" for r in session_events)  # type: ignore[attr-defined]
+    fresh = await api.client.get("/healthz")
+    assert len(fresh.headers["X-Request-Id"]) == 32
+
+
+def test_logs_are_json_lines_with_the_event_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure(json_lines=True)
+    try:
+        logging.getLogger("memory.sessions").info(
+            "session put written", extra={"layer": "session", "tenant": "acme", "op": "put"}
+        )
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        event = json.loads(line)
+        assert (event["layer"], event["tenant"], event["op"], event["level"]) == (
+            "session",
+            "acme",
+            "put",
+            "info",
+        )
+    finally:
+        logging.getLogger().handlers.clear()
