@@ -43,7 +43,9 @@ UserOpt = Annotated[str, typer.Option("--user", "-u", help="User id (tenant-loca
 
 
 def _run(work: Callable[[Container], Awaitable[T]]) -> T:
-    """Run `work` on a container built from the environment; domain errors exit 1."""
+    """Run `work` on a container built from the environment; domain errors exit 1. Only
+    warnings are logged: the output is the command's answer."""
+    logs.configure(level=logging.WARNING, json_lines=Settings().log_format == "json")
     try:
         return asyncio.run(with_container(Settings(), work))
     except MemstrataError as exc:

@@ -19,6 +19,19 @@ def _request_context(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutabl
     return event
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now, not what it was when logging was set up
+    (test runners and embedding hosts swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        return None
+
+
 def configure(level: int = logging.INFO, json_lines: bool = True) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -36,7 +49,7 @@ def configure(level: int = logging.INFO, json_lines: bool = True) -> None:
         ],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -2,6 +2,7 @@
 `MEMSTRATA_TEST_DATABASE_URL`), a migrated template database, and a fresh clone of it for
 every test that touches the database."""
 
+import logging
 import os
 import shutil
 import socket
@@ -40,6 +41,16 @@ class TravelClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Commands configure the root logger for their process; tests run many in one."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
