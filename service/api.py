@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(c: ContainerDep) -> Response:
+        await app.state.metrics.ledger.refresh(c.database.engine, c.clock())
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

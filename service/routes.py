@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from memory import users
 from memory.errors import InvalidInput
 from service import schemas
-from service.deps import ContainerDep, ScopeDep, admin
+from service.deps import ContainerDep, ScopeDep, TenantDep, admin
 
 router = APIRouter(prefix="/v1")
 SESSION = "/users/{user_id}/sessions/{session_id}"
@@ -48,6 +48,29 @@ async def create_tenant(body: schemas.NewTenant, c: ContainerDep) -> schemas.Ten
     """Create a tenant (or add a key to one) and return its API key, shown only now."""
     created = await c.api_keys.create(body.id, body.key_name)
     return schemas.TenantKey(tenant_id=created.tenant_id, key_id=created.id, api_key=created.key)
+
+
+@router.get("/tenant/settings")
+async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> dict[str, Any]:
+    """This tenant's lifecycle windows and resumption thresholds (defaults + overrides)."""
+    current = await c.tenants.settings(tenant_id)
+    return {
+        "lifecycle": current.lifecycle.model_dump(),
+        "resumption": current.resumption.model_dump(),
+    }
+
+
+@router.put("/tenant/settings")
+async def set_tenant_settings(
+    body: schemas.TenantSettingsIn, tenant_id: TenantDep, c: ContainerDep
+) -> dict[str, Any]:
+    """Replace this tenant's overrides; every process picks them up within
+    `MEMSTRATA_SESSION__TENANT_CACHE_S`, without a restart."""
+    if body.lifecycle is not None:
+        await c.tenants.set_lifecycle(tenant_id, body.lifecycle)
+    if body.resumption is not None:
+        await c.tenants.set_resumption(tenant_id, body.resumption)
+    return await tenant_settings(tenant_id, c)
 
 
 @router.post(SESSION + "/messages", status_code=201)

@@ -26,6 +26,11 @@ class TenantKey(BaseModel):
     api_key: str
 
 
+class TenantSettingsIn(_In):
+    lifecycle: dict[str, int] | None = None
+    resumption: dict[str, int] | None = None
+
+
 class NewMessage(_In):
     role: Literal["user", "assistant", "system", "tool"]
     content: str

@@ -309,3 +309,39 @@ def test_logs_are_json_lines_with_the_event_fields(capsys: pytest.CaptureFixture
         )
     finally:
         logging.getLogger().handlers.clear()
+
+
+async def test_tenant_settings_change_the_mode_without_a_restart(api: Api) -> None:
+    sid = str(uuid.uuid4())
+    await post_message(api, sid, "hello")
+    api.container.clock.advance(minutes=30)  # type: ignore[attr-defined]
+    resume = {"message": "hi"}
+    first = await api.client.post("/v1/users/alice/resume", json=resume, headers=api.as_a())
+    assert first.json()["mode"] == "full_restore"
+    changed = await api.client.put(
+        "/v1/tenant/settings",
+        headers=api.as_a(),
+        json={"resumption": {"full_restore_max_gap_s": 600}},
+    )
+    assert changed.json()["resumption"]["full_restore_max_gap_s"] == 600
+    after = await api.client.post("/v1/users/alice/resume", json=resume, headers=api.as_a())
+    assert after.json()["mode"] == "primed"
+    other = await api.client.get("/v1/tenant/settings", headers=api.as_b())
+    assert other.json()["resumption"]["full_restore_max_gap_s"] == 7200, "per tenant"
+    problem_of(
+        await api.client.put(
+            "/v1/tenant/settings", headers=api.as_a(), json={"lifecycle": {"soft_expiry_s": -1}}
+        ),
+        422,
+    )
+
+
+async def test_metrics_show_backlogs_and_job_outcomes(api: Api) -> None:
+    await post_message(api, str(uuid.uuid4()), "I work as a baker.")
+    api.container.clock.advance(hours=3)  # type: ignore[attr-defined]
+    metrics = (await api.client.get("/metrics")).text
+    assert 'memstrata_backlog{queue="embedding"} 1.0' in metrics
+    await api.container.worker.tick()
+    metrics = (await api.client.get("/metrics")).text
+    assert 'memstrata_backlog{queue="extraction"} 0.0' in metrics
+    assert 'memstrata_jobs_last_hour{kind="extract",status="ok"}' in metrics
