@@ -4,6 +4,7 @@ are retried with backoff, malformed output is asked again, and every call's toke
 retries are counted for the run ledger."""
 
 import asyncio
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -57,6 +58,12 @@ class LLM:
         self._client = AsyncOpenAI(
             base_url=settings.base_url, api_key=key, timeout=settings.timeout_s, max_retries=0
         )
+
+    def using(self, model: str) -> "LLM":
+        """The same endpoint and client, asking another model (a tenant's choice)."""
+        other = copy.copy(self)
+        other.model = model
+        return other
 
     async def json(self, system: str, user: str, schema: type[Schema], usage: Usage) -> Schema:
         """Ask for one JSON object matching `schema`; `usage` accumulates the cost."""

@@ -93,6 +93,8 @@ class Tenant(SQLModel, table=True):
     lifecycle: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     # Per-tenant overrides of the resumption thresholds, e.g. {"primed_max_gap_s": 86400}.
     resumption: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # Per-tenant extraction mode and model, e.g. {"extraction": "llm", "model": "gpt-x"}.
+    reflection: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class ApiKey(SQLModel, table=True):

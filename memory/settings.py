@@ -71,6 +71,14 @@ class ReflectionSettings(BaseModel):
     batch_sessions: int = Field(default=50, ge=1)  # sessions handled per job pass
 
 
+class TenantReflection(BaseModel):
+    """What a tenant may choose about its extraction: rules, the LLM, or the service's
+    default (None), and which model the LLM path uses."""
+
+    extraction: Literal["auto", "rules", "llm"] | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class ResumptionSettings(BaseModel):
     """Defaults of DESIGN §6: the time gaps that pick full restore, primed or fresh."""
 

@@ -3,7 +3,7 @@ tenant overrides on top of the service defaults."""
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import external_id
 from memory.errors import InvalidInput
-from memory.settings import LifecycleSettings, ResumptionSettings
+from memory.settings import LifecycleSettings, ResumptionSettings, TenantReflection
 
-_GET = text("SELECT lifecycle, resumption FROM tenants WHERE id = :tenant_id")
+_GET = text("SELECT lifecycle, resumption, reflection FROM tenants WHERE id = :tenant_id")
 _SET = {
     column: text(f"""
 INSERT INTO tenants (id, name, {column}) VALUES (:tenant_id, :tenant_id, CAST(:value AS jsonb))
 ON CONFLICT (id) DO UPDATE SET {column} = excluded.{column}
 """)
-    for column in ("lifecycle", "resumption")
+    for column in ("lifecycle", "resumption", "reflection")
 }
 
 Section = TypeVar("Section", bound=BaseModel)
@@ -30,6 +30,7 @@ Section = TypeVar("Section", bound=BaseModel)
 class TenantSettings:
     lifecycle: LifecycleSettings
     resumption: ResumptionSettings
+    reflection: TenantReflection = field(default_factory=TenantReflection)
 
 
 def _merged(defaults: Section, overrides: dict[str, Any], field: str) -> Section:
@@ -68,6 +69,7 @@ class TenantStore:
         settings = TenantSettings(
             self._defaults.lifecycle.model_copy(update=(row.lifecycle if row else None) or {}),
             self._defaults.resumption.model_copy(update=(row.resumption if row else None) or {}),
+            TenantReflection.model_validate((row.reflection if row else None) or {}),
         )
         self._cache[tenant_id] = (time.monotonic(), settings)
         return settings
@@ -97,7 +99,13 @@ class TenantStore:
         await self._write(tenant_id, "resumption", overrides)
         return merged
 
-    async def _write(self, tenant_id: str, column: str, overrides: dict[str, int]) -> None:
+    async def set_reflection(self, tenant_id: str, choice: dict[str, str]) -> TenantReflection:
+        """Replace the tenant's extraction mode and model (an empty dict: the defaults)."""
+        merged = _merged(TenantReflection(), choice, "reflection")
+        await self._write(tenant_id, "reflection", merged.model_dump(exclude_none=True))
+        return merged
+
+    async def _write(self, tenant_id: str, column: str, overrides: dict[str, Any]) -> None:
         params = {
             "tenant_id": external_id(tenant_id, "tenant_id"),
             "value": json.dumps(overrides) if overrides else None,

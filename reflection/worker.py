@@ -32,12 +32,13 @@ from memory.session_store import PostgresSessionStore, SessionStore
 from memory.sessions import Sessions
 from memory.settings import LifecycleSettings, ReflectionSettings
 from memory.summaries import SummaryStore
+from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
 from reflection import journal, synthesis
 from reflection.claims import claim
 from reflection.consolidation import decide
 from reflection.digest import digest
-from reflection.extraction import Candidate, Extractor
+from reflection.extraction import Candidate, Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger, Run
 from reflection.prompts import synthesis as synthesis_prompt
 
@@ -101,6 +102,7 @@ class Stores:
     journal: JournalStore
     sessions: Sessions
     session_store: SessionStore
+    tenants: TenantStore
 
 
 class Worker:
@@ -183,11 +185,27 @@ class Worker:
                     await conn.execute(_ADVANCE, params)
 
     async def _extract_batch(self, scope: Scope, batch: list[Message], run: Run) -> None:
-        run.model, run.prompt_version = self._extractor.model, self._extractor.prompt_version
-        candidates = await self._extractor.extract(batch, run.usage)
+        extractor = await self._extractor_for(scope.tenant_id)
+        run.model, run.prompt_version = extractor.model, extractor.prompt_version
+        candidates = await extractor.extract(batch, run.usage)
         vectors = await self._embedder.embed([c.text for c in candidates])
         for candidate, vector in zip(candidates, vectors, strict=True):
             await self._consolidate(scope, candidate, vector)
+
+    async def _extractor_for(self, tenant_id: str) -> Extractor:
+        """The tenant's choice of extraction mode and model, else the service's."""
+        choice = (await self._s.tenants.settings(tenant_id)).reflection
+        if choice.extraction == "rules":
+            return RuleExtractor()
+        if choice.extraction is None and choice.model is None:
+            return self._extractor
+        if self._llm is None:
+            log.warning(
+                "tenant %s asks for LLM extraction but no LLM is configured; using the rules",
+                tenant_id,
+            )
+            return RuleExtractor()
+        return LLMExtractor(self._llm.using(choice.model) if choice.model else self._llm)
 
     async def _consolidate(self, scope: Scope, candidate: Candidate, vector: list[float]) -> None:
         same = (

@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -193,6 +194,30 @@ def worker(
     except MemstrataError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
+
+
+EVALS = {
+    "extraction": "evals.eval_extraction",
+    "resume": "evals.eval_resume",
+    "recall-bench": "evals.bench_recall",
+    "session-bench": "evals.bench_session",
+    "api-bench": "evals.bench_api",
+    "show-memory": "evals.show_memory",
+}
+
+
+@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run_eval(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(EVALS)}")],
+) -> None:
+    """Run an offline eval or benchmark of evals/ (extra options go to it; --help shows
+    them). Each prints its numbers; none needs a network."""
+    if name not in EVALS:
+        console.print(f"[red]error:[/red] unknown eval {name!r}; choose from {', '.join(EVALS)}")
+        raise typer.Exit(2)
+    done = subprocess.run([sys.executable, "-m", EVALS[name], *ctx.args], check=False)
+    raise typer.Exit(done.returncode)
 
 
 @app.command()

@@ -106,6 +106,7 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         journal=JournalStore(engine, clock, settings.max_journal_chars),
         sessions=sessions,
         session_store=session_store,
+        tenants=tenants,
     )
     extractor: Extractor = RuleExtractor() if llm is None else LLMExtractor(llm)
     worker = Worker(

@@ -52,11 +52,12 @@ async def create_tenant(body: schemas.NewTenant, c: ContainerDep) -> schemas.Ten
 
 @router.get("/tenant/settings")
 async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> dict[str, Any]:
-    """This tenant's lifecycle windows and resumption thresholds (defaults + overrides)."""
+    """This tenant's lifecycle windows, resumption thresholds and extraction choice."""
     current = await c.tenants.settings(tenant_id)
     return {
         "lifecycle": current.lifecycle.model_dump(),
         "resumption": current.resumption.model_dump(),
+        "reflection": current.reflection.model_dump(),
     }
 
 
@@ -70,6 +71,8 @@ async def set_tenant_settings(
         await c.tenants.set_lifecycle(tenant_id, body.lifecycle)
     if body.resumption is not None:
         await c.tenants.set_resumption(tenant_id, body.resumption)
+    if body.reflection is not None:
+        await c.tenants.set_reflection(tenant_id, body.reflection)
     return await tenant_settings(tenant_id, c)
 
 

@@ -29,6 +29,7 @@ class TenantKey(BaseModel):
 class TenantSettingsIn(_In):
     lifecycle: dict[str, int] | None = None
     resumption: dict[str, int] | None = None
+    reflection: dict[str, str] | None = None  # {"extraction": "rules|llm|auto", "model": …}
 
 
 class NewMessage(_In):

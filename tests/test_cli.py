@@ -106,3 +106,9 @@ def test_tenant_create_prints_a_key(fresh_database: str) -> None:
         app, ["tenant", "create", "acme"], env={"MEMSTRATA_DATABASE_URL": fresh_database}
     )
     assert result.exit_code == 0 and result.output.strip().startswith("ms_")
+
+
+def test_eval_runs_an_offline_eval_and_refuses_unknown_ones() -> None:
+    assert CliRunner().invoke(app, ["eval", "nonsense"]).exit_code == 2
+    result = CliRunner().invoke(app, ["eval", "extraction", "--help"])
+    assert result.exit_code == 0

@@ -226,3 +226,33 @@ async def test_llm_synthesis_writes_insights_citing_known_facts(
         ).one()
     assert (row.status, row.input_tokens) == ("ok", 200)
     assert row.prompt_version.startswith("synthesis-")
+
+
+async def test_tenants_choose_their_extraction_mode_and_model(
+    app: Container, standin: StandIn
+) -> None:
+    await app.tenants.set_reflection("acme", {"extraction": "rules"})
+    sid = await conversation(app)
+    assert await app.worker.extract_session(ALICE, sid)
+    assert standin.requests == [], "rules need no LLM call"
+
+    other = Scope("globex", "bob")
+    await app.tenants.set_reflection("globex", {"model": "tenant-model-2"})
+    standin.script = [chat(GOOD)]
+    sid = uuid.uuid4()
+    await app.transcripts.append(other, sid, "user", "I'm a radiologist.")
+    assert await app.worker.extract_session(other, sid)
+    assert standin.requests[0][1]["model"] == "tenant-model-2"
+    async with app.database.engine.connect() as conn:
+        models = (
+            await conn.execute(
+                text(
+                    "SELECT tenant_id, model, prompt_version FROM runs WHERE kind = 'extract' "
+                    "ORDER BY started_at"
+                )
+            )
+        ).all()
+    assert [(m.tenant_id, m.model) for m in models] == [
+        ("acme", None),
+        ("globex", "tenant-model-2"),
+    ]
