@@ -17,7 +17,7 @@ from memory.settings import Settings
 from reflection.scheduler import build_scheduler
 from service import problems
 from service.container import Container, build_container
-from service.deps import ContainerDep, get_container
+from service.deps import ContainerDep
 from service.limits import Limits, RequestIds, TokenBucket
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import router
@@ -121,6 +121,3 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-__all__ = ["create_app", "get_container"]
