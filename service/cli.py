@@ -153,11 +153,20 @@ def serve(
 ) -> None:
     """Run the REST API; with no MEMSTRATA_DATABASE_URL, on the embedded Postgres."""
     settings = Settings()
+    api = settings.api.model_copy(
+        update={"host": host or settings.api.host, "port": port or settings.api.port}
+    )
+    settings = settings.model_copy(update={"api": api})
     logs.configure(json_lines=settings.log_format == "json")
+    try:
+        app_ = create_app(settings)  # refuses an unauthenticated non-loopback bind
+    except MemstrataError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
     uvicorn.run(
-        create_app(settings),
-        host=host or settings.api.host,
-        port=port or settings.api.port,
+        app_,
+        host=api.host,
+        port=api.port,
         log_level="info",
         log_config=None,  # keep our JSON handler for uvicorn's loggers too
     )

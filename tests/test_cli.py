@@ -112,3 +112,10 @@ def test_eval_runs_an_offline_eval_and_refuses_unknown_ones() -> None:
     assert CliRunner().invoke(app, ["eval", "nonsense"]).exit_code == 2
     result = CliRunner().invoke(app, ["eval", "extraction", "--help"])
     assert result.exit_code == 0
+
+
+def test_serve_refuses_an_open_bind_without_auth() -> None:
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "0.0.0.0"], env={"MEMSTRATA_API__AUTH": "false"}
+    )
+    assert result.exit_code == 1 and "refusing" in result.output
