@@ -106,11 +106,13 @@ WITH vec AS MATERIALIZED (
 ), vec_ranked AS (
     SELECT id, dist, row_number() OVER (ORDER BY dist) AS rank FROM vec
 ), txt AS (
-    SELECT id, ts_rank_cd(tsv, query.q) AS score FROM {table}, (SELECT {or_query}) AS query(q)
+    SELECT id, {at} AS at, ts_rank_cd(tsv, query.q) AS score
+    FROM {table}, (SELECT {or_query}) AS query(q)
     WHERE {filters} AND tsv @@ query.q
-    ORDER BY score DESC LIMIT :candidates
+    ORDER BY score DESC, {at} DESC, id LIMIT :candidates
 ), txt_ranked AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM txt
+    -- Equal text scores: the newer row ranks first, so replays rank the same way each time.
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, at DESC, id) AS rank FROM txt
 ), hits AS (
     SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, 1 - v.dist AS cosine,
            t.rank AS text_rank, t.score AS text_score
@@ -256,7 +258,8 @@ class Recall:
             await conn.execute(_SET_SCAN[1], {"ef_search": str(self._settings.hnsw_ef_search)})
             for tier in sorted(request.tiers):
                 hits.extend(await self._tier_hits(conn, tier, request, params))
-        hits.sort(key=lambda hit: (-hit.score, hit.id))
+        # Equal scores: the newer memory first, so that replays rank the same way every time.
+        hits.sort(key=lambda hit: (-hit.score, -hit.at.timestamp(), str(hit.id)))
         return hits[: request.k]
 
     def _params(
