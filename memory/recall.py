@@ -1,12 +1,17 @@
-"""Hybrid recall over the raw, facts, knowledge and summary tiers: a pgvector cosine ranking
-and a Postgres full-text ranking per tier, fused by reciprocal rank, then weighted by
-recency and importance. All ranking SQL lives here, as named fragments.
+"""Hybrid recall over the raw, facts, knowledge and summary tiers. Per tier, Postgres gathers
+candidates from two rankers: pgvector cosine (HNSW) and BM25 over the full-text vectors,
+with document frequencies counted over the user's own rows. In the raw tier a message also
+gets the BM25 of its neighbours in the session, because in a conversation the answer often
+shares no word with the question it answers ("where did you go?" / "Lisbon, finally").
+The candidates of all tiers are pooled, each signal is standardised over the pool (z-score),
+and the fused score adds recency and importance. All ranking SQL lives here.
 
 Two pgvector traps are handled on purpose. With a per-user filter an HNSW scan filters its
 `ef_search` candidates afterwards and can return fewer than k rows, so each recall sets
 `hnsw.iterative_scan` for its transaction (the planner still picks an exact scan for small
 users). And `plainto_tsquery` ANDs every word, which finds almost nothing for natural
-questions, so the words are ORed: any informative word can match."""
+questions, so the words are ORed: any informative word can match, and BM25's inverse
+document frequency decides which words matter."""
 
 import math
 from collections.abc import Iterable, Sequence
@@ -39,6 +44,7 @@ class _TierSql:
     current: str
     as_of: str
     provenance: str
+    neighbours: bool = False  # rows of a session in order: (session_id, seq)
 
 
 _TIERS: dict[Tier, _TierSql] = {
@@ -51,6 +57,7 @@ _TIERS: dict[Tier, _TierSql] = {
         as_of="created_at <= :as_of",
         provenance="ARRAY[r.id] AS message_ids, ARRAY[]::uuid[] AS fact_ids, "
         "r.session_id AS session_id, NULL::text AS kind",
+        neighbours=True,
     ),
     Tier.FACTS: _TierSql(
         table="facts",
@@ -98,29 +105,69 @@ _SET_SCAN = (
     text("SELECT set_config('hnsw.ef_search', :ef_search, true)"),
 )
 
+# BM25 (k1, b) with the collection statistics of this user's rows in this tier: the number
+# of rows, their mean length in lexemes and, per query lexeme, how many rows hold it.
 _RANKED = """
-WITH vec AS MATERIALIZED (
+WITH stats AS MATERIALIZED (
+    SELECT count(*) AS n, greatest(coalesce(avg(length(tsv)), 1), 1)::float8 AS avgdl
+    FROM {table} WHERE {filters}
+), terms AS MATERIALIZED (
+    SELECT q.term, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5))::float8 AS idf
+    FROM (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', :query))) AS q
+    CROSS JOIN stats s
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS df FROM {table}
+        WHERE {filters} AND tsv @@ CAST(quote_literal(q.term) AS tsquery)
+    ) AS d
+), lex AS MATERIALIZED (
+    SELECT r.id, {lex_columns}
+           sum(t.idf * u.tf * (:k1 + 1)
+               / (u.tf + :k1 * (1 - :b + :b * length(r.tsv) / s.avgdl)))::float8 AS score
+    FROM (
+        SELECT id, {lex_columns} tsv FROM {table}, (SELECT {or_query}) AS query(q)
+        WHERE {filters} AND tsv @@ query.q
+    ) AS r
+    CROSS JOIN stats s
+    CROSS JOIN LATERAL (
+        SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf FROM unnest(r.tsv)
+    ) AS u
+    JOIN terms t ON t.term = u.lexeme
+    GROUP BY r.id, {lex_columns} s.avgdl
+    ORDER BY score DESC, r.id LIMIT :candidates
+), lex_ranked AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM lex
+), vec AS MATERIALIZED (
     SELECT id, embedding <=> CAST(:qvec AS vector) AS dist FROM {table}
     WHERE {filters} AND embedding IS NOT NULL AND CAST(:qvec AS vector) IS NOT NULL
     ORDER BY dist LIMIT :candidates
 ), vec_ranked AS (
-    SELECT id, dist, row_number() OVER (ORDER BY dist) AS rank FROM vec
-), txt AS (
-    SELECT id, {at} AS at, ts_rank_cd(tsv, query.q) AS score
-    FROM {table}, (SELECT {or_query}) AS query(q)
-    WHERE {filters} AND tsv @@ query.q
-    ORDER BY score DESC, {at} DESC, id LIMIT :candidates
-), txt_ranked AS (
-    -- Equal text scores: the newer row ranks first, so replays rank the same way each time.
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, at DESC, id) AS rank FROM txt
-), hits AS (
-    SELECT coalesce(v.id, t.id) AS id, v.rank AS vector_rank, 1 - v.dist AS cosine,
-           t.rank AS text_rank, t.score AS text_score
-    FROM vec_ranked v FULL JOIN txt_ranked t ON t.id = v.id
+    SELECT id, row_number() OVER (ORDER BY dist, id) AS rank FROM vec
+), context AS ({context}
+), pool AS (
+    SELECT id FROM lex UNION SELECT id FROM vec UNION SELECT id FROM context
 )
-SELECT h.*, r.{body} AS body, r.{at} AS at, {importance} AS importance, {provenance}
-FROM hits h JOIN {table} r ON r.id = h.id
+SELECT p.id, v.rank AS vector_rank,
+       CASE WHEN r.embedding IS NULL OR CAST(:qvec AS vector) IS NULL THEN NULL
+            ELSE 1 - (r.embedding <=> CAST(:qvec AS vector)) END AS cosine,
+       l.rank AS text_rank, l.score AS text_score, c.score AS context_score,
+       r.{body} AS body, r.{at} AS at, {importance} AS importance, {provenance}
+FROM pool p
+JOIN {table} r ON r.id = p.id
+LEFT JOIN vec_ranked v ON v.id = p.id
+LEFT JOIN lex_ranked l ON l.id = p.id
+LEFT JOIN context c ON c.id = p.id
 """
+
+# The raw tier: a message earns the BM25 of the messages just before and after it in its
+# session, so an answer is found through the question it answers, and the reverse.
+_NEIGHBOURS = """
+    SELECT m.id, sum(l.score)::float8 AS score
+    FROM lex l
+    JOIN (SELECT id, session_id, seq FROM {table} WHERE {filters}) AS m
+      ON m.session_id = l.session_id AND m.seq IN (l.seq - 1, l.seq + 1)
+    GROUP BY m.id"""
+_NO_NEIGHBOURS = """
+    SELECT NULL::uuid AS id, NULL::float8 AS score WHERE FALSE"""
 
 
 @lru_cache(maxsize=64)
@@ -139,10 +186,16 @@ def ranked_sql(tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool
         filters.append(f"{spec.at} < :until")
     if kinds and tier is Tier.FACTS:
         filters.append("kind = ANY(:kinds)")
+    where = " AND ".join(filters)
+    neighbours = spec.neighbours
     return text(
         _RANKED.format(
             table=spec.table,
-            filters=" AND ".join(filters),
+            filters=where,
+            lex_columns="session_id, seq," if neighbours else "",
+            context=(_NEIGHBOURS if neighbours else _NO_NEIGHBOURS).format(
+                table=spec.table, filters=where
+            ),
             or_query=_OR_QUERY,
             body=spec.body,
             at=spec.at,
@@ -252,12 +305,14 @@ class Recall:
         self, request: RecallQuery, query_embedding: Sequence[float] | None
     ) -> list[RecallHit]:
         params = self._params(request, query_embedding)
-        hits: list[RecallHit] = []
+        pool: list[tuple[Tier, RowMapping]] = []
         async with self._engine.begin() as conn:
             await conn.execute(_SET_SCAN[0])
             await conn.execute(_SET_SCAN[1], {"ef_search": str(self._settings.hnsw_ef_search)})
             for tier in sorted(request.tiers):
-                hits.extend(await self._tier_hits(conn, tier, request, params))
+                rows = await self._tier_rows(conn, tier, request, params)
+                pool.extend((tier, row) for row in rows)
+        hits = self._fuse(pool, request.as_of or self._clock())
         # Equal scores: the newer memory first, so that replays rank the same way every time.
         hits.sort(key=lambda hit: (-hit.score, -hit.at.timestamp(), str(hit.id)))
         return hits[: request.k]
@@ -270,6 +325,8 @@ class Recall:
             "query": request.query,
             "qvec": vector_literal(query_embedding),
             "candidates": max(self._settings.candidates, request.k),
+            "k1": self._settings.bm25_k1,
+            "b": self._settings.bm25_b,
             "default_importance": self._settings.default_importance,
             "as_of": request.as_of,
             "since": request.since,
@@ -277,9 +334,9 @@ class Recall:
             "kinds": None if request.kinds is None else [k.value for k in request.kinds],
         }
 
-    async def _tier_hits(
+    async def _tier_rows(
         self, conn: AsyncConnection, tier: Tier, request: RecallQuery, params: dict[str, Any]
-    ) -> list[RecallHit]:
+    ) -> Sequence[RowMapping]:
         sql = ranked_sql(
             tier,
             as_of=request.as_of is not None,
@@ -287,36 +344,60 @@ class Recall:
             until=request.until is not None,
             kinds=request.kinds is not None,
         )
-        rows = (await conn.execute(sql, params)).mappings().all()
-        now = request.as_of or self._clock()
-        return [self._hit(tier, row, now) for row in rows]
+        return (await conn.execute(sql, params)).mappings().all()
 
-    def _hit(self, tier: Tier, row: RowMapping, now: datetime) -> RecallHit:
+    def _fuse(self, pool: Sequence[tuple[Tier, RowMapping]], now: datetime) -> list[RecallHit]:
+        """Score every candidate of every tier on one scale: each signal in standard
+        deviations from the pool's mean, so that neither ranker's units dominate."""
         s = self._settings
-        rrf = sum(1.0 / (s.rrf_k + rank) for rank in (row["vector_rank"], row["text_rank"]) if rank)
-        age_s = max((now - row["at"]).total_seconds(), 0.0)
-        recency = math.pow(0.5, age_s / s.recency_half_life_s)
-        importance = float(row["importance"])
-        score = rrf * (1 + s.recency_weight * recency + s.importance_weight * importance)
-        return RecallHit(
-            tier=tier,
-            id=row["id"],
-            text=row["body"],
-            at=row["at"],
-            score=score,
-            parts=ScoreParts(
-                vector_rank=row["vector_rank"],
-                cosine=row["cosine"],
-                text_rank=row["text_rank"],
-                text_score=row["text_score"],
-                rrf=rrf,
-                recency=recency,
-                importance=importance,
-            ),
-            provenance=Provenance(
-                message_ids=tuple(row["message_ids"]),
-                fact_ids=tuple(row["fact_ids"]),
-                session_id=row["session_id"],
-            ),
-            kind=None if row["kind"] is None else FactKind(row["kind"]),
+        cosines = _standardised([row["cosine"] for _, row in pool])
+        lexical = _standardised(
+            [
+                (row["text_score"] or 0.0) + s.context_weight * (row["context_score"] or 0.0)
+                for _, row in pool
+            ]
         )
+        hits = []
+        for (tier, row), cosine_z, lexical_z in zip(pool, cosines, lexical, strict=True):
+            fused = s.vector_weight * cosine_z + s.lexical_weight * lexical_z
+            age_s = max((now - row["at"]).total_seconds(), 0.0)
+            recency = math.pow(0.5, age_s / s.recency_half_life_s)
+            importance = float(row["importance"])
+            hits.append(
+                RecallHit(
+                    tier=tier,
+                    id=row["id"],
+                    text=row["body"],
+                    at=row["at"],
+                    score=fused + s.recency_weight * recency + s.importance_weight * importance,
+                    parts=ScoreParts(
+                        vector_rank=row["vector_rank"],
+                        cosine=row["cosine"],
+                        text_rank=row["text_rank"],
+                        text_score=row["text_score"],
+                        context_score=row["context_score"],
+                        fused=fused,
+                        recency=recency,
+                        importance=importance,
+                    ),
+                    provenance=Provenance(
+                        message_ids=tuple(row["message_ids"]),
+                        fact_ids=tuple(row["fact_ids"]),
+                        session_id=row["session_id"],
+                    ),
+                    kind=None if row["kind"] is None else FactKind(row["kind"]),
+                )
+            )
+        return hits
+
+
+def _standardised(values: Sequence[float | None]) -> list[float]:
+    """z-scores over the values present; a missing value (no vector yet) scores the mean."""
+    present = [v for v in values if v is not None]
+    if len(present) < 2:
+        return [0.0] * len(values)
+    mean = math.fsum(present) / len(present)
+    spread = math.sqrt(math.fsum((v - mean) ** 2 for v in present) / len(present))
+    if spread == 0:
+        return [0.0] * len(values)
+    return [0.0 if v is None else (v - mean) / spread for v in values]

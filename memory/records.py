@@ -86,14 +86,16 @@ class JournalEntry:
 
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
-    """How a recall hit earned its score: each ranker's rank (None if it missed) and the
-    weights applied after fusion."""
+    """How a recall hit earned its score: each ranker's rank (None if it missed), the raw
+    signals (cosine, the row's BM25, its session neighbours' BM25), their fusion in standard
+    deviations of the candidate pool, and the recency and importance added to it."""
 
     vector_rank: int | None
     cosine: float | None
     text_rank: int | None
     text_score: float | None
-    rrf: float
+    context_score: float | None
+    fused: float
     recency: float
     importance: float
 

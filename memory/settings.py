@@ -90,10 +90,16 @@ class ResumptionSettings(BaseModel):
 
 
 class RecallSettings(BaseModel):
-    """Weights of hybrid recall: reciprocal-rank fusion, then recency and importance."""
+    """Weights of hybrid recall: standardised cosine plus weighted standardised BM25 (a raw
+    message's own plus `context_weight` times its session neighbours'), then recency and
+    importance, all in standard deviations of the candidate pool."""
 
     candidates: int = Field(default=50, ge=1, le=1000)  # per tier and per ranker
-    rrf_k: int = Field(default=60, ge=1)
+    vector_weight: float = Field(default=1.0, ge=0)
+    lexical_weight: float = Field(default=1.0, ge=0)
+    context_weight: float = Field(default=0.5, ge=0)
+    bm25_k1: float = Field(default=1.2, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
     recency_weight: float = Field(default=0.2, ge=0)
     recency_half_life_s: int = Field(default=30 * 24 * 60 * 60, gt=0)
     importance_weight: float = Field(default=0.3, ge=0)

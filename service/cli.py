@@ -2,6 +2,7 @@
 `asyncio.run` here, at the edge."""
 
 import asyncio
+import importlib.util
 import json
 import logging
 import signal
@@ -212,7 +213,11 @@ EVALS = {
     "session-bench": "evals.bench_session",
     "api-bench": "evals.bench_api",
     "show-memory": "evals.show_memory",
+    "locomo": "evals.locomo",
+    "bench": "evals.bench",
 }
+# Evals that need the `evals` extra (bm25s, PyStemmer, matplotlib).
+EXTRA_EVALS = {"locomo", "bench"}
 
 
 @app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -224,6 +229,11 @@ def run_eval(
     them). Each prints its numbers; none needs a network."""
     if name not in EVALS:
         console.print(f"[red]error:[/red] unknown eval {name!r}; choose from {', '.join(EVALS)}")
+        raise typer.Exit(2)
+    if name in EXTRA_EVALS and importlib.util.find_spec("matplotlib") is None:
+        console.print(
+            f"[red]error:[/red] eval {name!r} needs the evals extra: pip install 'memstrata[evals]'"
+        )
         raise typer.Exit(2)
     done = subprocess.run([sys.executable, "-m", EVALS[name], *ctx.args], check=False)
     raise typer.Exit(done.returncode)

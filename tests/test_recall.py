@@ -84,6 +84,60 @@ async def test_finds_a_message_by_a_rare_exact_word(
     assert hits[0].provenance.session_id == session
 
 
+async def test_an_answer_is_found_through_the_question_before_it(
+    transcripts: TranscriptStore, recall: Recall
+) -> None:
+    """No vectors here, so only the lexical side ranks: the answer shares no word with the
+    query and still comes back, on its neighbour's BM25 alone."""
+    session = uuid.uuid4()
+    for statement in FILLER:
+        await transcripts.append(ALICE, session, "user", statement)
+    await transcripts.append(ALICE, session, "assistant", "Where did you go on your vacation?")
+    answer = await transcripts.append(ALICE, session, "user", "Lisbon, finally!")
+    hits = await recall.recall(ALICE, "vacation", k=3, tiers=["raw"])
+    found = {hit.id: hit for hit in hits}
+    assert answer.id in found
+    assert found[answer.id].parts.text_score is None
+    assert (found[answer.id].parts.context_score or 0.0) > 0
+
+
+async def test_a_word_common_in_the_users_history_weighs_less_than_a_rare_one(
+    transcripts: TranscriptStore, recall: Recall
+) -> None:
+    session = uuid.uuid4()
+    for day in range(12):
+        await transcripts.append(ALICE, session, "user", f"Coffee with the team on day {day}")
+    rare = await transcripts.append(ALICE, uuid.uuid4(), "user", "Booked a kayak lesson")
+    common = await transcripts.append(ALICE, uuid.uuid4(), "user", "More coffee, more coffee")
+    hits = await recall.recall(ALICE, "coffee kayak", k=14, tiers=["raw"])
+    assert hits[0].id == rare.id
+    scores = {h.id: h.parts.text_score or 0.0 for h in hits}
+    assert scores[common.id] > 0
+    assert scores[rare.id] > 2 * scores[common.id]
+
+
+async def test_another_users_rows_do_not_change_a_users_scores(
+    transcripts: TranscriptStore,
+    recall: Recall,
+    engine: AsyncEngine,
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """BM25's statistics are counted over the asking user's rows only: a neighbour with the
+    same words in every message changes nothing for Alice."""
+    session = uuid.uuid4()
+    for statement in [*FILLER, "Booked a kayak lesson for Sunday"]:
+        await transcripts.append(ALICE, session, "user", statement)
+    await embed_pending(engine, embedder)
+    before = await recall.recall(ALICE, "kayak lesson on Sunday", k=5)
+    bob = Scope("acme", "bob")
+    for i in range(30):
+        await transcripts.append(bob, uuid.uuid4(), "user", f"kayak lesson on Sunday number {i}")
+    await embed_pending(engine, embedder)
+    after = await recall.recall(ALICE, "kayak lesson on Sunday", k=5)
+    assert [(h.id, round(h.score, 9)) for h in after] == [(h.id, round(h.score, 9)) for h in before]
+    assert all(h.text in [*FILLER, "Booked a kayak lesson for Sunday"] for h in after)
+
+
 async def test_superseded_facts_are_hidden_unless_asked_as_of_the_past(
     facts: FactStore, recall: Recall, clock: TravelClock
 ) -> None:
