@@ -1,11 +1,12 @@
 """The one settings tree: read from `MEMSTRATA_*` variables (nested with `__`) once, in the
 composition root, and passed down. Every number carries its unit in its name."""
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +56,31 @@ class SessionSettings(BaseModel):
     tenant_cache_s: float = Field(default=10.0, ge=0)  # how long tenant overrides are cached
 
 
+RedactKind = Literal["email", "phone", "card"]
+REDACT_KINDS: tuple[RedactKind, ...] = ("email", "phone", "card")
+MAX_REDACT_PATTERNS = 20
+
+
+def _patterns(value: dict[str, str]) -> dict[str, str]:
+    """A tenant's or the service's own sensitive patterns, name -> regex, checked here so a
+    bad one is refused when it is set, never when a message is being processed."""
+    if len(value) > MAX_REDACT_PATTERNS:
+        raise ValueError(f"at most {MAX_REDACT_PATTERNS} patterns")
+    for name, pattern in value.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+            raise ValueError(f"bad pattern name {name!r}: use [a-z][a-z0-9_]*, at most 32")
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{name}: not a valid regular expression ({exc})") from None
+        if compiled.search(""):
+            raise ValueError(f"{name}: matches the empty string")
+    return value
+
+
+RedactPatterns = Annotated[dict[str, str], AfterValidator(_patterns)]
+
+
 class ReflectionSettings(BaseModel):
     """The worker: what it extracts and synthesizes, and how often."""
 
@@ -69,6 +95,10 @@ class ReflectionSettings(BaseModel):
     extract_interval_s: int = Field(default=60, gt=0)
     journal_budget_chars: int = Field(default=8000, ge=500)
     batch_sessions: int = Field(default=50, ge=1)  # sessions handled per job pass
+    # Replaced by a placeholder before any extractor reads a message (DESIGN: facts never
+    # hold them); tenants may choose other kinds and add patterns of their own.
+    redact: list[RedactKind] = Field(default_factory=lambda: list(REDACT_KINDS))
+    redact_patterns: RedactPatterns = Field(default_factory=dict)
 
 
 class TenantReflection(BaseModel):
@@ -77,6 +107,8 @@ class TenantReflection(BaseModel):
 
     extraction: Literal["auto", "rules", "llm"] | None = None
     model: str | None = Field(default=None, min_length=1, max_length=200)
+    redact: list[RedactKind] | None = None  # None: the service's kinds
+    redact_patterns: RedactPatterns | None = None  # added to the service's patterns
 
 
 class ResumptionSettings(BaseModel):

@@ -99,8 +99,9 @@ class TenantStore:
         await self._write(tenant_id, "resumption", overrides)
         return merged
 
-    async def set_reflection(self, tenant_id: str, choice: dict[str, str]) -> TenantReflection:
-        """Replace the tenant's extraction mode and model (an empty dict: the defaults)."""
+    async def set_reflection(self, tenant_id: str, choice: dict[str, Any]) -> TenantReflection:
+        """Replace the tenant's extraction mode, model and redaction (an empty dict: the
+        defaults)."""
         merged = _merged(TenantReflection(), choice, "reflection")
         await self._write(tenant_id, "reflection", merged.model_dump(exclude_none=True))
         return merged

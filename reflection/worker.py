@@ -41,6 +41,7 @@ from reflection.digest import digest
 from reflection.extraction import Candidate, Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger, Run
 from reflection.prompts import synthesis as synthesis_prompt
+from reflection.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,8 @@ class Worker:
     async def _extract_batch(self, scope: Scope, batch: list[Message], run: Run) -> None:
         extractor = await self._extractor_for(scope.tenant_id)
         run.model, run.prompt_version = extractor.model, extractor.prompt_version
-        candidates = await extractor.extract(batch, run.usage)
+        redactor = await self._redactor_for(scope.tenant_id)
+        candidates = await extractor.extract(redactor.messages(batch), run.usage)
         vectors = await self._embedder.embed([c.text for c in candidates])
         for candidate, vector in zip(candidates, vectors, strict=True):
             await self._consolidate(scope, candidate, vector)
@@ -206,6 +208,12 @@ class Worker:
             )
             return RuleExtractor()
         return LLMExtractor(self._llm.using(choice.model) if choice.model else self._llm)
+
+    async def _redactor_for(self, tenant_id: str) -> Redactor:
+        """The tenant's kinds, else the service's; the service's patterns plus the tenant's."""
+        choice = (await self._s.tenants.settings(tenant_id)).reflection
+        kinds = self._settings.redact if choice.redact is None else choice.redact
+        return Redactor(kinds, self._settings.redact_patterns | (choice.redact_patterns or {}))
 
     async def _consolidate(self, scope: Scope, candidate: Candidate, vector: list[float]) -> None:
         same = (
@@ -259,9 +267,10 @@ class Worker:
             return True
 
     async def _summarize_and_journal(self, scope: Scope, sid: uuid.UUID) -> None:
-        messages = await self._s.transcripts.after(scope, sid, 0, limit=1000)
-        if not messages:
+        stored = await self._s.transcripts.after(scope, sid, 0, limit=1000)
+        if not stored:
             return
+        messages = (await self._redactor_for(scope.tenant_id)).messages(stored)
         facts = await self._s.facts.citing(scope, [m.id for m in messages])
         summary = digest(messages, facts)
         await self._s.summaries.put(

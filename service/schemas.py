@@ -29,7 +29,8 @@ class TenantKey(BaseModel):
 class TenantSettingsIn(_In):
     lifecycle: dict[str, int] | None = None
     resumption: dict[str, int] | None = None
-    reflection: dict[str, str] | None = None  # {"extraction": "rules|llm|auto", "model": …}
+    # {"extraction": "rules|llm|auto", "model": …, "redact": [...], "redact_patterns": {…}}
+    reflection: dict[str, Any] | None = None
 
 
 class NewMessage(_In):

@@ -336,6 +336,23 @@ async def test_tenant_settings_change_the_mode_without_a_restart(api: Api) -> No
     )
 
 
+async def test_a_tenant_sets_its_redaction_and_a_bad_pattern_is_a_422(api: Api) -> None:
+    body = {"reflection": {"redact": ["email"], "redact_patterns": {"member_id": "MBR-\\d+"}}}
+    changed = await api.client.put("/v1/tenant/settings", headers=api.as_a(), json=body)
+    assert changed.status_code == 200
+    assert changed.json()["reflection"]["redact_patterns"] == {"member_id": "MBR-\\d+"}
+    for bad in ({"redact_patterns": {"x": "("}}, {"redact": ["ssn"]}, {"redact": "email"}):
+        problem = problem_of(
+            await api.client.put(
+                "/v1/tenant/settings", headers=api.as_a(), json={"reflection": bad}
+            ),
+            422,
+        )
+        assert "reflection" in str(problem["detail"])
+    kept = await api.client.get("/v1/tenant/settings", headers=api.as_a())
+    assert kept.json()["reflection"]["redact"] == ["email"], "a refused change writes nothing"
+
+
 async def test_metrics_show_backlogs_and_job_outcomes(api: Api) -> None:
     await post_message(api, str(uuid.uuid4()), "I work as a baker.")
     api.container.clock.advance(hours=3)  # type: ignore[attr-defined]
