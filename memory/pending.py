@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.crypto import DISABLED, Cipher, message_aad
 from memory.embedder import Embedder
 from memory.sql import vector_literal
 
@@ -20,10 +21,12 @@ _TEXT_COLUMNS = {
     "knowledge": "text",
     "session_summaries": "text",
 }
+_KEY_COLUMN = {"messages": "key_id"}  # tables whose text may be sealed
 _CLAIM = {
     table: text(
-        f"SELECT id, {column} AS body FROM {table} WHERE embedding IS NULL "
-        "ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+        f"SELECT id, tenant_id, user_id, {column} AS body, "
+        f"{_KEY_COLUMN.get(table, 'NULL::text')} AS key_id FROM {table} "
+        "WHERE embedding IS NULL ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED"
     )
     for table, column in _TEXT_COLUMNS.items()
 }
@@ -37,13 +40,20 @@ _FILL = {
 }
 
 
-async def embed_batch(engine: AsyncEngine, embedder: Embedder, table: str, limit: int) -> int:
-    """Embed up to `limit` rows of one table; return how many were embedded."""
+async def embed_batch(
+    engine: AsyncEngine, embedder: Embedder, table: str, limit: int, cipher: Cipher = DISABLED
+) -> int:
+    """Embed up to `limit` rows of one table; return how many were embedded. Sealed
+    messages are opened in memory for the model; only the vector is written."""
     async with engine.begin() as conn:
         rows = (await conn.execute(_CLAIM[table], {"limit": limit})).all()
         if not rows:
             return 0
-        vectors = await embedder.embed([row.body for row in rows])
+        bodies = [
+            cipher.open_text(row.key_id, row.body, message_aad(row.tenant_id, row.user_id, row.id))
+            for row in rows
+        ]
+        vectors = await embedder.embed(bodies)
         await conn.execute(
             _FILL[table],
             {"ids": [row.id for row in rows], "embeddings": [vector_literal(v) for v in vectors]},
@@ -52,14 +62,20 @@ async def embed_batch(engine: AsyncEngine, embedder: Embedder, table: str, limit
 
 
 async def embed_pending(
-    engine: AsyncEngine, embedder: Embedder, *, batch_size: int = 64, max_rows: int = 10_000
+    engine: AsyncEngine,
+    embedder: Embedder,
+    *,
+    batch_size: int = 64,
+    max_rows: int = 10_000,
+    cipher: Cipher = DISABLED,
 ) -> int:
     """Embed every row still without a vector, at most `max_rows` per call, per table."""
     total = 0
     for table in _TEXT_COLUMNS:
         done = 0
         while done < max_rows:
-            count = await embed_batch(engine, embedder, table, min(batch_size, max_rows - done))
+            limit = min(batch_size, max_rows - done)
+            count = await embed_batch(engine, embedder, table, limit, cipher)
             done += count
             if count == 0:
                 break

@@ -24,6 +24,7 @@ from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory import domain
+from memory.crypto import DISABLED, Cipher, message_aad
 from memory.domain import Clock, FactKind, Scope, Tier
 from memory.embedder import Embedder
 from memory.errors import InvalidInput
@@ -56,7 +57,7 @@ _TIERS: dict[Tier, _TierSql] = {
         current="TRUE",
         as_of="created_at <= :as_of",
         provenance="ARRAY[r.id] AS message_ids, ARRAY[]::uuid[] AS fact_ids, "
-        "r.session_id AS session_id, NULL::text AS kind",
+        "r.session_id AS session_id, NULL::text AS kind, r.key_id AS key_id",
         neighbours=True,
     ),
     Tier.FACTS: _TierSql(
@@ -68,7 +69,7 @@ _TIERS: dict[Tier, _TierSql] = {
         as_of="valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)",
         provenance="ARRAY(SELECT s.message_id FROM fact_sources s WHERE s.fact_id = r.id "
         "ORDER BY s.message_id) AS message_ids, ARRAY[r.id] AS fact_ids, "
-        "NULL::uuid AS session_id, r.kind AS kind",
+        "NULL::uuid AS session_id, r.kind AS kind, NULL::text AS key_id",
     ),
     Tier.KNOWLEDGE: _TierSql(
         table="knowledge",
@@ -81,7 +82,8 @@ _TIERS: dict[Tier, _TierSql] = {
         "JOIN fact_sources fs ON fs.fact_id = ks.fact_id WHERE ks.knowledge_id = r.id "
         "ORDER BY fs.message_id) AS message_ids, "
         "ARRAY(SELECT ks.fact_id FROM knowledge_sources ks WHERE ks.knowledge_id = r.id "
-        "ORDER BY ks.fact_id) AS fact_ids, NULL::uuid AS session_id, NULL::text AS kind",
+        "ORDER BY ks.fact_id) AS fact_ids, NULL::uuid AS session_id, NULL::text AS kind, "
+        "NULL::text AS key_id",
     ),
     Tier.SUMMARIES: _TierSql(
         table="session_summaries",
@@ -91,7 +93,7 @@ _TIERS: dict[Tier, _TierSql] = {
         current="TRUE",
         as_of="created_at <= :as_of",
         provenance="ARRAY[]::uuid[] AS message_ids, ARRAY[]::uuid[] AS fact_ids, "
-        "r.session_id AS session_id, NULL::text AS kind",
+        "r.session_id AS session_id, NULL::text AS kind, NULL::text AS key_id",
     ),
 }
 
@@ -244,7 +246,9 @@ class Recall:
         settings: RecallSettings,
         clock: Clock,
         max_query_chars: int,
+        cipher: Cipher = DISABLED,
     ) -> None:
+        self._cipher = cipher
         self._engine = engine
         self._embedder = embedder
         self._settings = settings
@@ -312,7 +316,7 @@ class Recall:
             for tier in sorted(request.tiers):
                 rows = await self._tier_rows(conn, tier, request, params)
                 pool.extend((tier, row) for row in rows)
-        hits = self._fuse(pool, request.as_of or self._clock())
+        hits = self._fuse(pool, request.as_of or self._clock(), request.scope)
         # Equal scores: the newer memory first, so that replays rank the same way every time.
         hits.sort(key=lambda hit: (-hit.score, -hit.at.timestamp(), str(hit.id)))
         return hits[: request.k]
@@ -346,7 +350,9 @@ class Recall:
         )
         return (await conn.execute(sql, params)).mappings().all()
 
-    def _fuse(self, pool: Sequence[tuple[Tier, RowMapping]], now: datetime) -> list[RecallHit]:
+    def _fuse(
+        self, pool: Sequence[tuple[Tier, RowMapping]], now: datetime, scope: Scope
+    ) -> list[RecallHit]:
         """Score every candidate of every tier on one scale: each signal in standard
         deviations from the pool's mean, so that neither ranker's units dominate."""
         s = self._settings
@@ -367,7 +373,11 @@ class Recall:
                 RecallHit(
                     tier=tier,
                     id=row["id"],
-                    text=row["body"],
+                    text=self._cipher.open_text(
+                        row["key_id"],
+                        row["body"],
+                        message_aad(scope.tenant_id, scope.user_id, row["id"]),
+                    ),
                     at=row["at"],
                     score=fused + s.recency_weight * recency + s.importance_weight * importance,
                     parts=ScoreParts(

@@ -54,11 +54,11 @@ def _embedding() -> Any:
     return Field(default=None, sa_column=Column(VECTOR(DEFAULT_EMBEDDING_DIM), nullable=True))
 
 
-def _tsv(source: str) -> Any:
-    return Field(
-        default=None,
-        sa_column=Column(TSVECTOR, Computed(f"to_tsvector('english', {source})", persisted=True)),
-    )
+def _tsv(source: str, when: str | None = None) -> Any:
+    expression = f"to_tsvector('english', {source})"
+    if when is not None:
+        expression = f"CASE WHEN {when} THEN {expression} END"
+    return Field(default=None, sa_column=Column(TSVECTOR, Computed(expression, persisted=True)))
 
 
 def _user_fk(table: str) -> ForeignKeyConstraint:
@@ -175,6 +175,7 @@ class MessageRow(SQLModel, table=True):
         CheckConstraint("seq > 0", name="ck_messages_seq"),
         Index("ix_messages_scope_created", "tenant_id", "user_id", "created_at"),
         Index("ix_messages_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
+        Index("ix_messages_key_id", "key_id"),
         *_vector_indexes("messages"),
     )
 
@@ -190,7 +191,10 @@ class MessageRow(SQLModel, table=True):
     created_at: datetime = _ts()
     archived_at: datetime | None = _ts(nullable=True)
     embedding: list[float] | None = _embedding()
-    tsv: Any = _tsv("content")
+    # Encryption at rest: the key that sealed `content` (None: plaintext). Sealed rows get
+    # no full-text vector, which would be their words in the clear.
+    key_id: str | None = _text(default=None, nullable=True)
+    tsv: Any = _tsv("content", when="key_id IS NULL")
 
 
 class FactRow(SQLModel, table=True):

@@ -10,12 +10,13 @@ from typing import Any, Literal
 import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from memory.crypto import DISABLED, Cipher, KeyMissing, session_aad
 from memory.domain import Role, Scope
 from memory.errors import CorruptState
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE_BYTES = 100 * 1024
-_PLAIN, _ZSTD = b"J", b"Z"
+_PLAIN, _ZSTD, _SEALED = b"J", b"Z", b"E"
 
 Status = Literal["active", "soft_expired", "hard_expired", "archived"]
 
@@ -87,15 +88,46 @@ class SessionState(_Frozen):
         return Scope(self.tenant_id, self.user_id)
 
 
-def encode(state: SessionState) -> bytes:
+def encode(state: SessionState, cipher: Cipher = DISABLED) -> bytes:
+    """The cache entry: JSON, zstd above 100 KB, sealed (tag, key id, AES-GCM) when
+    encryption is on."""
     raw = state.model_dump_json().encode()
     if len(raw) > COMPRESS_ABOVE_BYTES:
-        return _ZSTD + zstandard.ZstdCompressor(level=3).compress(raw)
-    return _PLAIN + raw
+        payload = _ZSTD + zstandard.ZstdCompressor(level=3).compress(raw)
+    else:
+        payload = _PLAIN + raw
+    if not cipher.enabled:
+        return payload
+    associated = session_aad(state.tenant_id, state.user_id, state.session_id)
+    key_id, sealed = cipher.seal_bytes(payload, associated)
+    kid = key_id.encode()
+    return _SEALED + bytes([len(kid)]) + kid + sealed
 
 
-def decode(payload: bytes) -> SessionState:
-    """Parse a cached entry; anything malformed raises `CorruptState` saying what."""
+def _unsealed(payload: bytes, cipher: Cipher, scope: Scope, session_id: uuid.UUID) -> bytes:
+    if payload[:1] != _SEALED:
+        return payload
+    size = payload[1] if len(payload) > 1 else 0
+    key_id = payload[2 : 2 + size].decode(errors="replace")
+    try:
+        associated = session_aad(scope.tenant_id, scope.user_id, session_id)
+        return cipher.open_bytes(key_id, payload[2 + size :], associated)
+    except KeyMissing as exc:  # a cache entry is disposable: rebuild it from Postgres
+        raise CorruptState(f"session entry sealed with unknown key {key_id!r}") from exc
+
+
+def decode(
+    payload: bytes,
+    cipher: Cipher = DISABLED,
+    scope: Scope | None = None,
+    session_id: uuid.UUID | None = None,
+) -> SessionState:
+    """Parse a cached entry (a sealed one needs the scope and session it belongs to);
+    anything malformed raises `CorruptState` saying what."""
+    if payload[:1] == _SEALED:
+        if scope is None or session_id is None:
+            raise CorruptState("a sealed session entry needs its scope to open")
+        payload = _unsealed(payload, cipher, scope, session_id)
     kind, body = payload[:1], payload[1:]
     try:
         if kind == _ZSTD:

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.crypto import DISABLED, Cipher
 from memory.domain import Clock, Scope
 from memory.errors import BackendUnavailable, CorruptState
 from memory.session_state import SessionState, decode, encode
@@ -70,7 +71,8 @@ return 1
 class RedisSessionStore:
     name = "redis"
 
-    def __init__(self, url: str, timeout_s: float = 0.5) -> None:
+    def __init__(self, url: str, timeout_s: float = 0.5, cipher: Cipher = DISABLED) -> None:
+        self._cipher = cipher
         # Short timeouts and one try: a dead Redis must cost a turn milliseconds, not
         # seconds, since Postgres has everything needed to rebuild.
         self._redis = aioredis.Redis.from_url(
@@ -96,7 +98,7 @@ class RedisSessionStore:
         payload, version = entry.get(b"d"), entry.get(b"v")
         if not isinstance(payload, bytes) or not isinstance(version, bytes):
             raise CorruptState("session entry lacks its fields")
-        state = _checked(decode(payload), scope, session_id)
+        state = _checked(decode(payload, self._cipher, scope, session_id), scope, session_id)
         if str(state.version).encode() != version:
             raise CorruptState("session entry version does not match its payload")
         return state
@@ -104,7 +106,8 @@ class RedisSessionStore:
     async def put(self, state: SessionState, ttl_s: int) -> bool:
         key = self.key(state.scope, state.session_id)
         try:
-            written = await self._put(keys=[key], args=[state.version, encode(state), ttl_s * 1000])
+            payload = encode(state, self._cipher)
+            written = await self._put(keys=[key], args=[state.version, payload, ttl_s * 1000])
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {exc}") from exc
         return bool(written)
@@ -154,9 +157,10 @@ class PostgresSessionStore:
 
     name = "postgres"
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, cipher: Cipher = DISABLED) -> None:
         self._engine = engine
         self._clock = clock
+        self._cipher = cipher
 
     def key(self, scope: Scope, session_id: uuid.UUID) -> str:
         return f"session_cache/{scope.tenant_id}/{scope.user_id}/{session_id}"
@@ -167,7 +171,8 @@ class PostgresSessionStore:
             row = (await conn.execute(_PG_GET, params)).first()
         if row is None:
             return None
-        state = _checked(decode(bytes(row.payload)), scope, session_id)
+        payload = bytes(row.payload)
+        state = _checked(decode(payload, self._cipher, scope, session_id), scope, session_id)
         if state.version != row.version:
             raise CorruptState("session entry version does not match its payload")
         return state
@@ -178,7 +183,7 @@ class PostgresSessionStore:
             **scope_params(state.scope),
             "session_id": state.session_id,
             "version": state.version,
-            "payload": encode(state),
+            "payload": encode(state, self._cipher),
             "now": now,
             "expires_at": now + timedelta(seconds=ttl_s),
         }

@@ -9,6 +9,7 @@ bumps. The `SessionStore` holds an assembled copy tagged with that version; a re
 it only when its version is the durable one, so a lost write to the cache costs a rebuild,
 never a message."""
 
+import json
 import logging
 import uuid
 from collections import Counter
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
+from memory.crypto import DISABLED, Cipher, message_aad, session_aad
 from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import BackendUnavailable, Conflict, CorruptState, InvalidInput, NotFound
@@ -47,7 +49,7 @@ SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.versi
         WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
           AND m.role = 'user') AS turn_count,
        (SELECT coalesce(json_agg(w ORDER BY w.seq), '[]'::json) FROM (
-            SELECT id, seq, role, content, created_at, device_id FROM messages m
+            SELECT id, seq, role, content, key_id, created_at, device_id FROM messages m
             WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
             ORDER BY seq DESC LIMIT :window) AS w) AS window
 FROM sessions s WHERE {_SCOPED}
@@ -122,8 +124,10 @@ class Sessions:
         clock: Clock,
         lifecycle: LifecycleSettings,
         settings: SessionSettings,
+        cipher: Cipher = DISABLED,
     ) -> None:
         self._engine = engine
+        self._cipher = cipher
         self._transcripts = transcripts
         self._store = store
         self._tenants = tenants
@@ -259,8 +263,8 @@ class Sessions:
                 "entities": entities,
                 "open_questions": open_questions,
             }
-            context = _changed(Context.model_validate(row.context), changes, add_totals)
-            params["context"] = context.model_dump_json()
+            context = _changed(self._open_context(scope, sid, row.context), changes, add_totals)
+            params["context"] = self._seal_context(scope, sid, context)
             version = await conn.scalar(_WRITE_CONTEXT, params)
         cached = await self._cached(scope, sid, count_missing=False)
         if cached is not None and cached.version == version - 1:
@@ -344,13 +348,36 @@ class Sessions:
             user_id=scope.user_id,
             device_id=row["device_id"],
             status=row["status"],
-            window=tuple(WindowMessage.model_validate(m) for m in row["window"]),
-            context=Context.model_validate(row["context"]),
+            window=tuple(self._open_entry(scope, m) for m in row["window"]),
+            context=self._open_context(scope, sid, row["context"]),
             turn_count=row["turn_count"],
             started_at=row["started_at"],
             last_active_at=row["last_active_at"],
             version=row["version"],
         )
+
+    def _open_entry(self, scope: Scope, entry: dict[str, Any]) -> WindowMessage:
+        key_id = entry.pop("key_id", None)
+        associated = message_aad(scope.tenant_id, scope.user_id, entry["id"])
+        entry["content"] = self._cipher.open_text(key_id, entry["content"], associated)
+        return WindowMessage.model_validate(entry)
+
+    def _open_context(self, scope: Scope, sid: uuid.UUID, stored: dict[str, Any]) -> Context:
+        """The durable context; sealed as {"key_id", "sealed"} when encryption was on."""
+        if "sealed" in stored:
+            associated = session_aad(scope.tenant_id, scope.user_id, sid)
+            return Context.model_validate_json(
+                self._cipher.open(stored["key_id"], stored["sealed"], associated)
+            )
+        return Context.model_validate(stored)
+
+    def _seal_context(self, scope: Scope, sid: uuid.UUID, context: Context) -> str:
+        plain = context.model_dump_json()
+        if not self._cipher.enabled:
+            return plain
+        associated = session_aad(scope.tenant_id, scope.user_id, sid)
+        key_id, sealed = self._cipher.seal(plain, associated)
+        return json.dumps({"key_id": key_id, "sealed": sealed})
 
     async def _present(self, state: SessionState) -> SessionState:
         windows = await self._tenants.lifecycle(state.tenant_id)

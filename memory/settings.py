@@ -139,6 +139,15 @@ class RecallSettings(BaseModel):
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
 
 
+class EncryptionSettings(BaseModel):
+    """Encryption at rest of raw message content and session state (AES-256-GCM). `keys`
+    maps a key id to 32 bytes in base64, e.g. MEMSTRATA_ENCRYPTION__KEYS='{"k1": "…"}';
+    `active` (default: the last key listed) seals new data, every listed key opens."""
+
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    active: str | None = None
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8421, ge=1, le=65535)
@@ -180,4 +189,5 @@ class Settings(BaseSettings):
     resumption: ResumptionSettings = ResumptionSettings()
     recall: RecallSettings = RecallSettings()
     api: ApiSettings = ApiSettings()
+    encryption: EncryptionSettings = EncryptionSettings()
     mcp: McpSettings = McpSettings()

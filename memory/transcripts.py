@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory import domain
+from memory.crypto import DISABLED, Cipher, message_aad
 from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
@@ -23,7 +24,10 @@ from memory.records import Message
 from memory.sql import scope_params
 from memory.users import ensure_user
 
-_COLUMNS = "id, session_id, seq, role, content, idempotency_key, device_id, created_at, archived_at"
+_COLUMNS = (
+    "id, session_id, seq, role, content, key_id, idempotency_key, device_id, created_at, "
+    "archived_at"
+)
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
 _BY_KEY = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND idempotency_key = :key")
@@ -48,10 +52,10 @@ ON CONFLICT DO NOTHING
 """)
 
 _INSERT = text(f"""
-INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content,
+INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content, key_id,
                       idempotency_key, device_id, created_at)
-VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :content, :key, :device_id,
-        :at)
+VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :stored, :key_id, :key,
+        :device_id, :at)
 ON CONFLICT (tenant_id, user_id, idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """)
@@ -100,14 +104,15 @@ class _KeyTaken(Exception):
     """Another append committed this idempotency key while we waited for the session."""
 
 
-def _message(scope: Scope, row: RowMapping) -> Message:
+def _message(scope: Scope, row: RowMapping, cipher: Cipher) -> Message:
+    associated = message_aad(scope.tenant_id, scope.user_id, row["id"])
     return Message(
         id=row["id"],
         scope=scope,
         session_id=row["session_id"],
         seq=row["seq"],
         role=Role(row["role"]),
-        content=row["content"],
+        content=cipher.open_text(row["key_id"], row["content"], associated),
         idempotency_key=row["idempotency_key"],
         created_at=row["created_at"],
         archived_at=row["archived_at"],
@@ -124,10 +129,20 @@ def _key(value: str | None) -> str:
 
 
 class TranscriptStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock, max_content_chars: int) -> None:
+    """With an enabled `cipher`, content is sealed before it is written (bound to its
+    tenant, user and message id) and opened when read; callers only see plaintext."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        max_content_chars: int,
+        cipher: Cipher = DISABLED,
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._max_content_chars = max_content_chars
+        self._cipher = cipher
 
     async def append(
         self,
@@ -171,6 +186,9 @@ class TranscriptStore:
             "id": uuid.uuid4(),
             "device_id": None if device is None else domain.external_id(device.id, "device_id"),
         }
+        params["key_id"], params["stored"] = self._cipher.seal_text(
+            params["content"], message_aad(scope.tenant_id, scope.user_id, params["id"])
+        )
         async with self._engine.connect() as conn:
             try:
                 async with conn.begin():
@@ -190,7 +208,7 @@ class TranscriptStore:
 
     async def _by_key(self, conn: AsyncConnection, scope: Scope, key: str) -> Message | None:
         row = (await conn.execute(_BY_KEY, {**scope_params(scope), "key": key})).mappings().first()
-        return None if row is None else _message(scope, row)
+        return None if row is None else _message(scope, row, self._cipher)
 
     async def _insert(
         self, conn: AsyncConnection, scope: Scope, params: dict[str, Any]
@@ -209,7 +227,7 @@ class TranscriptStore:
         row = (await conn.execute(_INSERT, {**params, "seq": taken.last_seq})).mappings().first()
         if row is None:
             raise _KeyTaken  # rolls back, giving the seq we took back
-        return Appended(_message(scope, row), taken.version, replayed=False)
+        return Appended(_message(scope, row, self._cipher), taken.version, replayed=False)
 
     async def window(
         self,
@@ -232,7 +250,7 @@ class TranscriptStore:
             rows = (await conn.execute(_WINDOW, params)).mappings().all()
             if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
-        return [_message(scope, row) for row in rows]
+        return [_message(scope, row, self._cipher) for row in rows]
 
     async def after(
         self, scope: Scope, session_id: uuid.UUID | str, after_seq: int, *, limit: int = 100
@@ -248,14 +266,14 @@ class TranscriptStore:
         }
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_AFTER, params)).mappings().all()
-        return [_message(scope, row) for row in rows]
+        return [_message(scope, row, self._cipher) for row in rows]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Message]:
         """The messages of this scope among `ids`; unknown or foreign ids are left out."""
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_BY_IDS, params)).mappings().all()
-        return [_message(scope, row) for row in rows]
+        return [_message(scope, row, self._cipher) for row in rows]
 
     async def archive(self, scope: Scope, session_id: uuid.UUID | str) -> int:
         """Mark a session's messages archived (retention counts from here); idempotent."""

@@ -2,6 +2,7 @@
 the library works without a provisioning step. Forget (delete everything of a user) and
 export (every tier as JSON lines) are first-class."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from memory.crypto import DISABLED, Cipher, message_aad, session_aad
 from memory.domain import Scope
 from memory.sql import scope_params
 
@@ -34,7 +36,7 @@ _FORGET_USER = text("DELETE FROM users WHERE tenant_id = :tenant_id AND id = :us
 _EXPORT = {
     "session": "SELECT id, device_id, status, started_at, last_active_at, last_seq, context "
     "FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY started_at",
-    "message": "SELECT id, session_id, seq, role, content, idempotency_key, device_id, "
+    "message": "SELECT id, session_id, seq, role, content, key_id, idempotency_key, device_id, "
     "created_at, archived_at FROM messages WHERE tenant_id = :tenant_id AND user_id = :user_id "
     "ORDER BY created_at, session_id, seq",
     "fact": "SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from, "
@@ -61,13 +63,28 @@ async def forget(engine: AsyncEngine, scope: Scope) -> None:
         await conn.execute(_FORGET_USER, scope_params(scope))
 
 
-async def export(engine: AsyncEngine, scope: Scope) -> AsyncIterator[dict[str, Any]]:
-    """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key."""
+async def export(
+    engine: AsyncEngine, scope: Scope, cipher: Cipher = DISABLED
+) -> AsyncIterator[dict[str, Any]]:
+    """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key; sealed
+    content and context come out opened (an export is the user's data, readable)."""
     async with engine.connect() as conn:
         for tier, sql in _EXPORT.items():
             result = await conn.stream(text(sql), scope_params(scope))
             async for row in result.mappings():
-                yield {"tier": tier, **{k: _jsonable(v) for k, v in row.items()}}
+                values = _opened(dict(row), scope, cipher)
+                yield {"tier": tier, **{k: _jsonable(v) for k, v in values.items()}}
+
+
+def _opened(row: dict[str, Any], scope: Scope, cipher: Cipher) -> dict[str, Any]:
+    if "key_id" in row:  # a message
+        associated = message_aad(scope.tenant_id, scope.user_id, row["id"])
+        row["content"] = cipher.open_text(row.pop("key_id"), row["content"], associated)
+    context = row.get("context")
+    if isinstance(context, dict) and "sealed" in context:  # a session's sealed context
+        associated = session_aad(scope.tenant_id, scope.user_id, row["id"])
+        row["context"] = json.loads(cipher.open(context["key_id"], context["sealed"], associated))
+    return row
 
 
 def _jsonable(value: object) -> object:

@@ -38,6 +38,7 @@ def build_scheduler(
         ("lifecycle", worker.lifecycle, IntervalTrigger(seconds=lifecycle.sweep_interval_s)),
         ("extract", worker.extract_due, IntervalTrigger(seconds=reflection.extract_interval_s)),
         ("embed", worker.embed, IntervalTrigger(seconds=reflection.embed_interval_s)),
+        ("reseal", worker.reseal, IntervalTrigger(seconds=reflection.embed_interval_s)),
         ("reflect", worker.reflect_due, IntervalTrigger(seconds=reflection.reflect_interval_s)),
         (
             "nightly-reflect",

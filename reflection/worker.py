@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.crypto import DISABLED, Cipher
 from memory.domain import Clock, Scope
 from memory.embedder import Embedder
 from memory.facts import FactStore
@@ -28,6 +29,7 @@ from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
 from memory.pending import embed_pending
 from memory.records import Fact, Message
+from memory.rotation import reseal_batch
 from memory.session_store import PostgresSessionStore, SessionStore
 from memory.sessions import Sessions
 from memory.settings import LifecycleSettings, ReflectionSettings
@@ -104,6 +106,7 @@ class Stores:
     sessions: Sessions
     session_store: SessionStore
     tenants: TenantStore
+    cipher: Cipher = DISABLED
 
 
 class Worker:
@@ -136,6 +139,7 @@ class Worker:
         done["extracted_sessions"] += await self.extract_due()
         done.update(await self.lifecycle())
         done["embedded"] += await self.embed()
+        done["resealed"] += await self.reseal()
         done["reflected_users"] += await self.reflect_due()
         return done
 
@@ -350,7 +354,17 @@ class Worker:
     # --- housekeeping ------------------------------------------------------------------
 
     async def embed(self) -> int:
-        return await embed_pending(self._engine, self._embedder)
+        return await embed_pending(self._engine, self._embedder, cipher=self._s.cipher)
+
+    async def reseal(self) -> int:
+        """Key rotation in the background: re-seal one batch of rows not sealed with the
+        active key (nothing to do while encryption is off)."""
+        if not self._s.cipher.enabled:
+            return 0
+        async with self._ledger.run("reseal") as run:
+            count = await reseal_batch(self._engine, self._s.cipher)
+            run.status = "ok"
+        return count
 
     async def retention(self) -> int:
         params = {"now": self._clock(), "retention_s": self._lifecycle.retention_s}

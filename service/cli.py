@@ -21,6 +21,7 @@ from rich.text import Text
 from memory.database import open_database
 from memory.errors import MemstrataError
 from memory.migrate import upgrade
+from memory.rotation import key_counts, reseal_all
 from memory.settings import Settings
 from reflection.scheduler import build_scheduler
 from service import commands, logs
@@ -129,6 +130,28 @@ def export(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> No
 
     for row in _run(rows):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def keys(
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Re-seal every row with the active key now")
+    ] = False,
+) -> None:
+    """Encryption at rest: how many messages each key id seals (the worker re-seals in the
+    background; --rotate does it all now). A key may go once no row names it."""
+
+    async def work(c: Container) -> tuple[int, dict[str, int]]:
+        done = await reseal_all(c.database.engine, c.cipher) if rotate else 0
+        return done, await key_counts(c.database.engine)
+
+    done, counts = _run(work)
+    if rotate:
+        console.print(f"re-sealed {done} rows")
+    table = Table("key id", "messages")
+    for key_id, count in sorted(counts.items()):
+        table.add_row(key_id, str(count))
+    console.print(table)
 
 
 @app.command()

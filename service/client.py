@@ -207,7 +207,9 @@ class LocalClient:
         return None if entry is None else schemas.journal_out(entry)
 
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
-        async for row in users.export(self._c.database.engine, self._scope(user_id)):
+        async for row in users.export(
+            self._c.database.engine, self._scope(user_id), self._c.cipher
+        ):
             yield row
 
     async def forget(self, user_id: str) -> None:

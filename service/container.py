@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from memory import users
 from memory.api_keys import ApiKeyStore
+from memory.crypto import DISABLED, Cipher, build_cipher
 from memory.database import Database, open_database
 from memory.domain import Clock, Scope, system_clock
 from memory.embedder import Embedder, make_embedder
@@ -48,6 +49,7 @@ class Container:
     worker: Worker
     resumer: Resumer
     api_keys: ApiKeyStore
+    cipher: Cipher = DISABLED
 
     async def forget(self, scope: Scope) -> None:
         """Forget a user everywhere: the hot state, every tier and the run ledger."""
@@ -77,6 +79,7 @@ def make_llm(settings: Settings) -> LLM | None:
 async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
     """Open the database (embedded by default), migrate it to head, and wire everything."""
     llm = make_llm(settings)
+    cipher = build_cipher(settings.encryption)  # bad keys stop the start, before anything
     database = await open_database(settings)
     try:
         await upgrade(database.engine, settings.embedding.dim)
@@ -86,17 +89,24 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
     engine = database.engine
     chars = settings.max_content_chars
     embedder = make_embedder(settings.embedding, settings.llm)
-    transcripts = TranscriptStore(engine, clock, chars)
+    transcripts = TranscriptStore(engine, clock, chars, cipher)
     tenants = TenantStore(
         engine, settings.lifecycle, settings.session.tenant_cache_s, settings.resumption
     )
     session_store: SessionStore = (
-        RedisSessionStore(settings.redis_url, settings.session.redis_timeout_s)
+        RedisSessionStore(settings.redis_url, settings.session.redis_timeout_s, cipher)
         if settings.redis_url
-        else PostgresSessionStore(engine, clock)
+        else PostgresSessionStore(engine, clock, cipher)
     )
     sessions = Sessions(
-        engine, transcripts, session_store, tenants, clock, settings.lifecycle, settings.session
+        engine,
+        transcripts,
+        session_store,
+        tenants,
+        clock,
+        settings.lifecycle,
+        settings.session,
+        cipher,
     )
     stores = Stores(
         transcripts=transcripts,
@@ -107,12 +117,13 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         sessions=sessions,
         session_store=session_store,
         tenants=tenants,
+        cipher=cipher,
     )
     extractor: Extractor = RuleExtractor() if llm is None else LLMExtractor(llm)
     worker = Worker(
         engine, stores, extractor, embedder, llm, clock, settings.reflection, settings.lifecycle
     )
-    recall = Recall(engine, embedder, settings.recall, clock, chars)
+    recall = Recall(engine, embedder, settings.recall, clock, chars, cipher)
     resumer = Resumer(
         sessions, stores.summaries, stores.journal, stores.facts, recall, tenants, clock
     )
@@ -134,4 +145,5 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         worker=worker,
         resumer=resumer,
         api_keys=ApiKeyStore(engine, clock),
+        cipher=cipher,
     )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
+from memory.crypto import KeyMissing
 from memory.errors import (
     BackendUnavailable,
     ConfigurationError,
@@ -38,6 +39,8 @@ _STATUS: list[tuple[type[MemstrataError], int, str]] = [
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (BackendUnavailable, 503, "Backend unavailable"),
+    # Data sealed with a key this process lacks: unavailable until the operator adds it.
+    (KeyMissing, 503, "Encryption key missing"),
     (ConfigurationError, 500, "Misconfigured"),
 ]
 

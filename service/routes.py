@@ -254,7 +254,7 @@ async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
     """Every tier of the user as JSON lines (`tier` says which)."""
 
     async def lines() -> AsyncIterator[bytes]:
-        async for row in users.export(c.database.engine, scope):
+        async for row in users.export(c.database.engine, scope, c.cipher):
             yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")

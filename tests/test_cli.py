@@ -1,6 +1,8 @@
 """The `memstrata` command and the worker's schedule."""
 
+import base64
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +44,14 @@ async def test_the_schedule_runs_each_job_alone_and_coalesces(fresh_database: st
         scheduler.start(paused=True)
         jobs = {job.id: job for job in scheduler.get_jobs()}
         scheduler.shutdown(wait=False)
-        assert set(jobs) == {"lifecycle", "extract", "embed", "reflect", "nightly-reflect"}
+        assert set(jobs) == {
+            "lifecycle",
+            "extract",
+            "embed",
+            "reseal",
+            "reflect",
+            "nightly-reflect",
+        }
         assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
         assert jobs["lifecycle"].trigger.interval.total_seconds() == 300
     finally:
@@ -119,3 +128,23 @@ def test_serve_refuses_an_open_bind_without_auth() -> None:
         app, ["serve", "--host", "0.0.0.0"], env={"MEMSTRATA_API__AUTH": "false"}
     )
     assert result.exit_code == 1 and "refusing" in result.output
+
+
+def test_keys_rotate_seals_what_was_written_in_the_clear(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "chat.jsonl"
+    source.write_text(json.dumps({"role": "user", "content": "my locker code is 4471"}) + "\n")
+    plain = {"MEMSTRATA_DATABASE_URL": fresh_database, "COLUMNS": "200"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(source)], env=plain).exit_code == 0
+    key = base64.b64encode(os.urandom(32)).decode()
+    sealed = {**plain, "MEMSTRATA_ENCRYPTION__KEYS": json.dumps({"k1": key})}
+    before = runner.invoke(app, ["keys"], env=sealed)
+    assert before.exit_code == 0 and "(plaintext)" in before.output
+    rotated = runner.invoke(app, ["keys", "--rotate"], env=sealed)
+    assert "re-sealed 1 rows" in rotated.output and "(plaintext)" not in rotated.output
+    exported = runner.invoke(app, ["export"], env=sealed)
+    assert "my locker code is 4471" in exported.output
+    missing = runner.invoke(app, ["export"], env=plain)
+    assert missing.exit_code != 0 and "'k1'" in missing.output
