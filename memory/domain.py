@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -93,6 +93,21 @@ def aware(value: object, field: str) -> datetime:
     return value
 
 
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(days=1)
+
+
+def event_time(value: object, field: str, now: datetime) -> datetime:
+    """When something was said: timezone-aware, not before 1970 and not more than a day
+    ahead of the service's clock (imports of old chats are fine; year 9999 is not)."""
+    when = aware(value, field)
+    if when < EARLIEST_EVENT:
+        raise InvalidInput(field, "must not be before 1970-01-01")
+    if when > now + FUTURE_SKEW:
+        raise InvalidInput(field, "must not be more than a day in the future")
+    return when
+
+
 def content(value: object, field: str, max_chars: int) -> str:
     """Non-blank text of at most `max_chars` characters, without NUL (Postgres refuses it)."""
     if not isinstance(value, str):
@@ -103,6 +118,10 @@ def content(value: object, field: str, max_chars: int) -> str:
         raise InvalidInput(field, f"is {len(value)} characters; the maximum is {max_chars}")
     if "\x00" in value:
         raise InvalidInput(field, "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "must be valid Unicode (no lone surrogates)") from None
     return value
 
 

@@ -176,13 +176,14 @@ class TranscriptStore:
         """`append`, also saying which session version it produced; with `device`, the
         append is refused with `OtherDeviceActive` while another device of the user is
         active (unless it takes over), and the session moves to this device."""
+        now = self._clock()
         params: dict[str, Any] = {
             **scope_params(scope),
             "session_id": domain.parse_uuid(session_id, "session_id"),
             "role": domain.role(role).value,
             "content": domain.content(content, "content", self._max_content_chars),
             "key": _key(idempotency_key),
-            "at": self._clock() if at is None else domain.aware(at, "at"),
+            "at": now if at is None else domain.event_time(at, "at", now),
             "id": uuid.uuid4(),
             "device_id": None if device is None else domain.external_id(device.id, "device_id"),
         }
