@@ -1,0 +1,170 @@
+"""Isolation fuzz over the API: three tenants with three users each, every user's tiers
+seeded with a marker word of their own; then every endpoint is called with every tenant's
+key for every user path and every session id of every other owner (about 1,350 requests),
+and with unknown, malformed and other tenants' keys.
+No answer may carry another owner's marker, every foreign session id is a 404, and no row
+is written into another owner's data."""
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from memory.domain import Scope
+from memory.embedder import SentenceTransformerEmbedder
+from memory.settings import Settings
+from service.api import create_app
+from service.container import Container, build_container
+from tests.conftest import TravelClock
+
+ADMIN = "isolation-admin"
+TENANTS = ("north", "south", "east", "west")
+USERS = ("ana", "ben", "cai", "dee")
+
+
+def marker(tenant: str, user: str) -> str:
+    return f"zq{tenant[:2]}{user}x"  # one unlikely word per owner
+
+
+@dataclass
+class World:
+    client: httpx.AsyncClient
+    container: Container
+    keys: dict[str, str]
+    sessions: dict[tuple[str, str], uuid.UUID]
+
+
+@pytest.fixture
+async def world(
+    fresh_database: str, clock: TravelClock, embedder: SentenceTransformerEmbedder
+) -> AsyncIterator[World]:
+    settings = Settings.model_validate(
+        {
+            "database_url": fresh_database,
+            "api": {"admin_key": ADMIN, "rate_burst": 1_000_000, "rate_per_s": 1_000_000},
+            "reflection": {"extraction": "rules"},
+        }
+    )
+    container = await build_container(settings, clock=clock)
+    container.recall._embedder = embedder
+    container.worker._embedder = embedder
+    app = create_app(container=container)
+    sessions = {}
+    for tenant, user in itertools.product(TENANTS, USERS):
+        scope, word, sid = Scope(tenant, user), marker(tenant, user), uuid.uuid4()
+        sessions[(tenant, user)] = sid
+        sent = await container.sessions.append(scope, sid, "user", f"My codeword is {word}.")
+        fact = await container.facts.insert(
+            scope, "profile", f"Codeword {word}", source_message_ids=[sent.message.id]
+        )
+        await container.knowledge.add(scope, f"The codeword {word} matters", [fact.id])
+        await container.summaries.put(
+            scope, sid, f"Talked about {word}", started_at=clock.now, ended_at=clock.now
+        )
+        await container.journal.append(scope, f"# Journal\n\nThe {word} story")
+    await container.worker.embed()
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        ):
+            keys = {}
+            for tenant in TENANTS:
+                made = await client.post("/v1/tenants", json={"id": tenant}, headers=admin)
+                keys[tenant] = made.json()["api_key"]
+            yield World(client, container, keys, sessions)
+    finally:
+        await container.close()
+
+
+def user_requests(user: str) -> list[tuple[str, str, dict[str, object] | None]]:
+    base = f"/v1/users/{user}"
+    return [
+        ("post", f"{base}/recall", {"query": "what is my codeword?", "k": 20}),
+        ("post", f"{base}/resume", {"message": "what was my codeword again?"}),
+        ("get", f"{base}/facts", None),
+        ("get", f"{base}/knowledge", None),
+        ("get", f"{base}/summaries", None),
+        ("get", f"{base}/journal", None),
+        ("get", f"{base}/journal/versions", None),
+        ("get", f"{base}/journal/versions/1", None),
+        ("get", f"{base}/export", None),
+    ]
+
+
+def session_requests(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, object]]]:
+    path = f"/v1/users/{user}/sessions/{sid}"
+    return [
+        ("get", path, {}),
+        ("patch", path, {"topic": "hijacked"}),
+        ("post", f"{path}/complete-task", {}),
+        ("post", f"{path}/open", {"device_id": "intruder"}),
+        ("post", f"{path}/messages", {"role": "user", "content": "planted by an intruder"}),
+    ]
+
+
+async def call(world: World, tenant: str, method: str, path: str, body: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {world.keys[tenant]}", "If-Match": '"1"'}
+    if method == "get":
+        return await world.client.get(path, headers=headers)
+    response: httpx.Response = await getattr(world.client, method)(path, json=body, headers=headers)
+    return response
+
+
+async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World) -> None:
+    requests = 0
+    owners = list(itertools.product(TENANTS, USERS))
+    for tenant, user in itertools.product(TENANTS, USERS):
+        others = [marker(t, u) for t, u in owners if (t, u) != (tenant, user)]
+        for method, path, body in user_requests(user):
+            response = await call(world, tenant, method, path, body)
+            requests += 1
+            assert response.status_code < 500, (path, response.text[:300])
+            leaked = [word for word in others if word in response.text]
+            assert not leaked, (tenant, user, path, leaked)
+        own = await call(world, tenant, *user_requests(user)[0])
+        assert marker(tenant, user) in own.text, "the owner sees their own data"
+        for owner, sid in world.sessions.items():
+            if owner == (tenant, user):
+                continue
+            for method, path, body in session_requests(user, sid):
+                response = await call(world, tenant, method, path, body)
+                requests += 1
+                assert response.status_code == 404, (tenant, user, owner, path, response.text)
+                assert not [w for w in others if w in response.text]
+    assert requests > 1_000
+
+    for key in ("", "garbage", world.keys["north"] + "x", world.keys["north"][:-1]):
+        for method, path, body in user_requests("ana"):
+            headers = {"Authorization": f"Bearer {key}"}
+            response = await world.client.request(method, path, json=body, headers=headers)
+            assert response.status_code == 401, (key, path, response.text)
+            assert not [w for w in map(marker, TENANTS, USERS) if w in response.text]
+
+    async with world.container.database.engine.connect() as conn:
+        planted = await conn.scalar(
+            text("SELECT count(*) FROM messages WHERE content LIKE '%intruder%'")
+        )
+        per_session = (
+            await conn.execute(
+                text(
+                    "SELECT s.tenant_id, s.user_id, count(m.id) AS n, "
+                    "bool_and(m.tenant_id = s.tenant_id AND m.user_id = s.user_id) AS own "
+                    "FROM sessions s JOIN messages m ON m.session_id = s.id "
+                    "GROUP BY s.id, s.tenant_id, s.user_id"
+                )
+            )
+        ).all()
+        sessions = (await conn.execute(text("SELECT tenant_id, user_id, id FROM sessions"))).all()
+        topics = await conn.scalar(
+            text("SELECT count(*) FROM sessions WHERE context::text LIKE '%hijacked%'")
+        )
+    assert planted == 0 and topics == 0, "nothing written into another owner's session"
+    assert all(row.n == 1 and row.own for row in per_session)
+    assert {(r.tenant_id, r.user_id): r.id for r in sessions} == world.sessions
