@@ -235,6 +235,7 @@ EVALS = {
     "recall-bench": "evals.bench_recall",
     "session-bench": "evals.bench_session",
     "api-bench": "evals.bench_api",
+    "load": "evals.bench_load",
     "show-memory": "evals.show_memory",
     "locomo": "evals.locomo",
     "bench": "evals.bench",
