@@ -31,12 +31,13 @@ def free_port() -> int:
 class Service:
     """`memstrata serve` on a fixed port; `kill()` sends SIGKILL, `start()` starts it again."""
 
-    def __init__(self, database_url: str, tmp: Path) -> None:
+    def __init__(self, database_url: str | None, tmp: Path) -> None:
+        """With no `database_url`, the service runs on its embedded Postgres in `tmp`."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
             **os.environ,
-            "MEMSTRATA_DATABASE_URL": database_url,
+            **({"MEMSTRATA_DATABASE_URL": database_url} if database_url else {}),
             "MEMSTRATA_DATA_DIR": str(tmp),
             "MEMSTRATA_API__ADMIN_KEY": ADMIN,
             "MEMSTRATA_API__RATE_BURST": "1000000",
