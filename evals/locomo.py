@@ -13,12 +13,11 @@ The data is CC BY-NC 4.0 and is read from the given path, never copied into the 
 import argparse
 import asyncio
 import json
-import re
 import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -32,7 +31,9 @@ import Stemmer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import text
 
+from evals.locomo_data import Conversation, Turn, load
 from evals.report import machine_stamp, reports_dir
 from memory.domain import Role, Scope, Tier
 from memory.recall import Recall
@@ -46,111 +47,6 @@ KS = (1, 5, 10, 25)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 SCORED = (1, 2, 3, 4)  # the overall figure, as in the LoCoMo paper and the data README
 TURN_GAP = timedelta(seconds=30)  # LoCoMo gives one time per session; turns are spaced by this
-_EVIDENCE = re.compile(r"D:?(\d+):0*(\d+)")
-
-
-@dataclass(frozen=True)
-class Turn:
-    dia_id: str
-    speaker: str
-    text: str
-    caption: str | None
-
-    @property
-    def content(self) -> str:
-        """The message as an assistant's transcript holds it: who spoke, what they said and,
-        for a shared photo, its caption (the image itself is not part of the data)."""
-        shared = f" [shares a photo: {self.caption}]" if self.caption else ""
-        return f"{self.speaker}: {self.text}{shared}"
-
-
-@dataclass(frozen=True)
-class Session:
-    number: int
-    at: datetime
-    turns: tuple[Turn, ...]
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    category: int
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Conversation:
-    sample_id: str
-    speakers: tuple[str, str]
-    sessions: tuple[Session, ...]
-    questions: tuple[Question, ...]
-    dropped_evidence: int
-
-    @property
-    def turns(self) -> list[Turn]:
-        return [turn for session in self.sessions for turn in session.turns]
-
-
-def normalise_evidence(raw: Sequence[str], known: set[str]) -> tuple[tuple[str, ...], int]:
-    """Evidence ids as `D<session>:<turn>`: splits "D8:6; D9:17", repairs "D:11:26" and
-    "D30:05", and drops what names no turn of the conversation. Returns the ids and how many
-    were dropped."""
-    found: list[str] = []
-    dropped = 0
-    for entry in raw:
-        parts = [p for p in re.split(r"[;,\s]+", str(entry)) if p]
-        for part in parts or [""]:
-            match = _EVIDENCE.fullmatch(part)
-            dia_id = f"D{int(match[1])}:{int(match[2])}" if match else None
-            if dia_id is None or dia_id not in known:
-                dropped += 1
-            elif dia_id not in found:
-                found.append(dia_id)
-    return tuple(found), dropped
-
-
-def _session_time(value: str) -> datetime:
-    return datetime.strptime(value, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
-
-
-def load(path: Path) -> list[Conversation]:
-    conversations = []
-    for sample in json.loads(path.read_text()):
-        conv = sample["conversation"]
-        sessions = []
-        number = 1
-        while f"session_{number}_date_time" in conv:
-            turns = conv.get(f"session_{number}") or []
-            if turns:  # some samples date sessions that hold no turns
-                sessions.append(
-                    Session(
-                        number,
-                        _session_time(conv[f"session_{number}_date_time"]),
-                        tuple(
-                            Turn(t["dia_id"], t["speaker"], t["text"], t.get("blip_caption"))
-                            for t in turns
-                        ),
-                    )
-                )
-            number += 1
-        known = {turn.dia_id for session in sessions for turn in session.turns}
-        questions = []
-        dropped = 0
-        for qa in sample["qa"]:
-            evidence, lost = normalise_evidence(qa.get("evidence", []), known)
-            dropped += lost
-            if evidence:
-                questions.append(Question(qa["question"], int(qa["category"]), evidence))
-        conversations.append(
-            Conversation(
-                sample["sample_id"],
-                (conv["speaker_a"], conv["speaker_b"]),
-                tuple(sessions),
-                tuple(questions),
-                dropped,
-            )
-        )
-    return conversations
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -218,8 +114,6 @@ class Tally:
 
 
 # --- retrievers ----------------------------------------------------------------------------
-
-Retriever = Callable[[Question], Awaitable[Ranking]]
 
 
 @cache
@@ -343,8 +237,6 @@ class Result:
 
 
 async def _count_rows(app: Container) -> dict[str, int]:
-    from sqlalchemy import text
-
     counts = {}
     async with app.database.engine.connect() as conn:
         for table in ("messages", "facts", "knowledge", "session_summaries", "journal_entries"):
@@ -505,14 +397,14 @@ def main() -> None:
     result = asyncio.run(run(args.data, args.data_dir, args.limit, console, args.database_url))
     console.print(summary_table(result))
     console.print(ablation_table(result))
-    print(
+    console.print(
         f"{result.questions} questions over {result.turns} turns; "
         f"{result.dropped_evidence} malformed evidence ids dropped; stored {result.stored}; "
         f"ingest {result.ingest_seconds:.0f} s, total {result.seconds:.0f} s"
     )
     out = reports_dir(args.out) / f"locomo-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps({"machine": machine_stamp(), **to_json(result)}, indent=2))
-    print(f"wrote {out}")
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

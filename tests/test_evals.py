@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from evals import bench, locomo
+from evals import bench, locomo, locomo_data
 
 
 def test_malformed_evidence_ids_are_normalised_or_dropped() -> None:
     known = {"D8:6", "D9:17", "D11:26", "D30:5", "D1:3"}
-    ids, dropped = locomo.normalise_evidence(
+    ids, dropped = locomo_data.normalise_evidence(
         ["D8:6; D9:17", "D:11:26", "D30:05", "D", "D1:3", "D1:3", "D99:1"], known
     )
     assert ids == ("D8:6", "D9:17", "D11:26", "D30:5", "D1:3")
@@ -85,7 +85,7 @@ async def test_locomo_run_scores_memstrata_and_both_baselines(
 ) -> None:
     data = tmp_path / "tiny.json"
     data.write_text(json.dumps(TINY))
-    conversations = locomo.load(data)
+    conversations = locomo_data.load(data)
     assert [s.number for s in conversations[0].sessions] == [1, 2]  # empty session skipped
     assert conversations[0].questions[1].evidence == ("D1:4", "D2:3")
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +86,23 @@ class Service:
         return self._log.read_text(errors="replace")[-4000:] if self._log.exists() else ""
 
 
+# Starts `memstrata serve` on a database, waits until it is ready, creates tenant "acme";
+# returns the service and the tenant's key. Every service started is stopped afterwards.
+Serve = Callable[[str | None], Awaitable[tuple[Service, str]]]
+
+
 @pytest.fixture
-def service_factory(tmp_path: Path) -> Iterator[list[Service]]:
+async def serve(tmp_path: Path) -> AsyncIterator[Serve]:
     started: list[Service] = []
-    yield started
+
+    async def start(database_url: str | None) -> tuple[Service, str]:
+        service = Service(database_url, tmp_path)
+        started.append(service)
+        service.start()
+        await service.ready()
+        return service, await new_tenant(service.url, "acme")
+
+    yield start
     for service in started:
         service.stop()
 

@@ -6,13 +6,12 @@ devices racing for one user → exactly one of them gets an active session."""
 import asyncio
 import random
 import uuid
-from pathlib import Path
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.faults.conftest import Service, new_tenant
+from tests.faults.conftest import Serve
 
 CLIENTS = 20
 SESSIONS_PER_CLIENT = 50
@@ -43,13 +42,9 @@ async def run_client(base_url: str, key: str, client_no: int, seed: int) -> int:
 
 
 async def test_twenty_clients_fifty_sessions_each_with_retries_and_reconnects(
-    fresh_database: str, engine: AsyncEngine, tmp_path: Path, service_factory: list[Service]
+    fresh_database: str, engine: AsyncEngine, serve: Serve
 ) -> None:
-    service = Service(fresh_database, tmp_path)
-    service_factory.append(service)
-    service.start()
-    await service.ready()
-    key = await new_tenant(service.url, "acme")
+    service, key = await serve(fresh_database)
     resent = await asyncio.gather(
         *(run_client(service.url, key, i, seed=1000 + i) for i in range(CLIENTS))
     )
@@ -75,13 +70,9 @@ async def test_twenty_clients_fifty_sessions_each_with_retries_and_reconnects(
 
 
 async def test_two_devices_racing_for_one_user_leave_exactly_one_active_session(
-    fresh_database: str, engine: AsyncEngine, tmp_path: Path, service_factory: list[Service]
+    fresh_database: str, engine: AsyncEngine, serve: Serve
 ) -> None:
-    service = Service(fresh_database, tmp_path)
-    service_factory.append(service)
-    service.start()
-    await service.ready()
-    key = await new_tenant(service.url, "acme")
+    service, key = await serve(fresh_database)
     headers = {"Authorization": f"Bearer {key}"}
     rounds = 15
     async with httpx.AsyncClient(base_url=service.url, timeout=30.0, headers=headers) as client:

@@ -6,13 +6,12 @@ database is a 503 with Retry-After, then recovery without a restart."""
 import asyncio
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.faults.conftest import Proxy, Service, new_tenant, via_proxy
+from tests.faults.conftest import Proxy, Serve, via_proxy
 
 CLIENTS = 4
 MESSAGES_PER_CLIENT = 25
@@ -53,13 +52,9 @@ async def send_all(
 
 
 async def test_a_killed_api_loses_nothing_acknowledged_and_retries_do_not_duplicate(
-    fresh_database: str, engine: AsyncEngine, tmp_path: Path, service_factory: list[Service]
+    fresh_database: str, engine: AsyncEngine, serve: Serve
 ) -> None:
-    service = Service(fresh_database, tmp_path)
-    service_factory.append(service)
-    service.start()
-    await service.ready()
-    key = await new_tenant(service.url, "acme")
+    service, key = await serve(fresh_database)
     acked: dict[str, uuid.UUID] = {}
     sessions = [uuid.uuid4() for _ in range(CLIENTS)]
 
@@ -102,13 +97,9 @@ async def test_a_killed_api_loses_nothing_acknowledged_and_retries_do_not_duplic
 
 
 async def test_an_unreachable_database_is_a_503_with_retry_after_then_recovers(
-    fresh_database: str, proxy: Proxy, tmp_path: Path, service_factory: list[Service]
+    fresh_database: str, proxy: Proxy, serve: Serve
 ) -> None:
-    service = Service(via_proxy(fresh_database, proxy), tmp_path)
-    service_factory.append(service)
-    service.start()
-    await service.ready()
-    key = await new_tenant(service.url, "acme")
+    service, key = await serve(via_proxy(fresh_database, proxy))
     headers = {"Authorization": f"Bearer {key}"}
     sid = uuid.uuid4()
     body = {"role": "user", "content": "before the outage"}

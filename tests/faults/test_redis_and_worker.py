@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.domain import Scope
 from memory.settings import Settings
 from service.container import build_container
-from tests.faults.conftest import Service, free_port, new_tenant
+from tests.faults.conftest import Serve, free_port
 
 MESSAGES = 40
 
@@ -67,16 +67,11 @@ async def test_redis_killed_and_restarted_under_load_loses_nothing(
     fresh_database: str,
     engine: AsyncEngine,
     redis_server: RedisServer,
-    tmp_path: Path,
-    service_factory: list[Service],
+    serve: Serve,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MEMSTRATA_REDIS_URL", redis_server.url)
-    service = Service(fresh_database, tmp_path)
-    service_factory.append(service)
-    service.start()
-    await service.ready()
-    key = await new_tenant(service.url, "acme")
+    service, key = await serve(fresh_database)
     sid = uuid.uuid4()
     acked: list[str] = []
     headers = {"Authorization": f"Bearer {key}"}
