@@ -276,8 +276,8 @@ def main() -> None:
     console = Console()
     result = asyncio.run(run(args, console))
     out = write(result, reports_dir(args.out) / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}")
-    print((out / "report.md").read_text())
-    print(f"wrote {out}")
+    console.print((out / "report.md").read_text(), markup=False)
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

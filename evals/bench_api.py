@@ -18,6 +18,10 @@ from collections import defaultdict
 
 import httpx
 import numpy as np
+from rich.console import Console
+
+# Plain output: no markup, no highlighting; the numbers are the point.
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 ADMIN = "bench-admin-key"
 SAYINGS = [
@@ -142,14 +146,14 @@ async def main(args: argparse.Namespace) -> None:
             server.terminate()
             server.wait(timeout=30)
     total = sum(len(v) for v in latencies.values())
-    print(
+    console.print(
         f"{total} requests from {args.clients} clients in {elapsed:.1f} s: "
         f"{total / elapsed:.0f} requests/s"
     )
     for op in ("append", "recall", "resume"):
         values = np.array(latencies[op])
         if len(values):
-            print(
+            console.print(
                 f"  {op:7s} n={len(values):5d}  p50 {np.percentile(values, 50):6.1f} ms  "
                 f"p95 {np.percentile(values, 95):6.1f} ms  p99 {np.percentile(values, 99):6.1f} ms"
             )

@@ -45,6 +45,7 @@ async def step(url: str, key: str, clients: int, seconds: float) -> dict[str, fl
 
 
 async def main(args: argparse.Namespace) -> None:
+    console = Console()
     steps = [int(s) for s in args.steps.split(",")]
     port = free_port()
     server = start_server(port, tempfile.mkdtemp(prefix="memstrata-bench-load-"))
@@ -59,7 +60,7 @@ async def main(args: argparse.Namespace) -> None:
             key = made.json()["api_key"]
         for clients in steps:
             results.append(await step(url, key, clients, args.seconds))
-            print(f"  {clients} clients: {results[-1]['requests_per_s']:.0f} requests/s")
+            console.print(f"  {clients} clients: {results[-1]['requests_per_s']:.0f} requests/s")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -75,16 +76,16 @@ async def main(args: argparse.Namespace) -> None:
             f"{r['p99']:.1f}",
             str(int(r["requests"])),
         )
-    Console().print(table)
+    console.print(table)
     within = [r for r in results if r["p95"] <= args.p95_ms]
     if within:
         best = max(within, key=lambda r: r["requests_per_s"])
-        print(
+        console.print(
             f"sustained: {best['requests_per_s']:.0f} requests/s at p95 {best['p95']:.0f} ms "
             f"({best['clients']} clients; target p95 <= {args.p95_ms:.0f} ms)"
         )
     else:
-        print(f"no step kept p95 within {args.p95_ms:.0f} ms")
+        console.print(f"no step kept p95 within {args.p95_ms:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import asyncpg
 import numpy as np
 from pgvector.asyncpg import register_vector
+from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from evals import synthetic
@@ -29,6 +30,7 @@ from memory.settings import EmbeddingSettings, RecallSettings
 from service.scratch import fresh_database
 
 TENANT = "bench"
+console = Console(markup=False, highlight=False, soft_wrap=True)
 BATCH = 20_000
 # Built after the bulk load, as any large import would; same definitions as the migration.
 _DEFERRED_INDEXES = {
@@ -100,14 +102,14 @@ async def load(
         for batch in rows_for(sizes, pool, vectors, seed=7):
             await conn.copy_records_to_table("facts", records=batch, columns=columns)
         loaded = time.perf_counter()
-        print(f"loaded {sum(sizes):,} facts in {loaded - started:.1f} s")
+        console.print(f"loaded {sum(sizes):,} facts in {loaded - started:.1f} s")
         await conn.execute("SET maintenance_work_mem = '2GB'")
         await conn.execute("SET max_parallel_maintenance_workers = 1")
         for sql in _DEFERRED_INDEXES.values():
             await conn.execute(sql)
         await conn.execute("ANALYZE")
         built = time.perf_counter()
-        print(f"built HNSW + GIN indexes and analyzed in {built - loaded:.1f} s")
+        console.print(f"built HNSW + GIN indexes and analyzed in {built - loaded:.1f} s")
     finally:
         await conn.close()
     return loaded - started, built - loaded
@@ -157,18 +159,20 @@ async def measure(
 
 
 def report(summary: dict[str, dict[str, float]], queries: int, k: int, largest: int) -> None:
-    print(f"{queries} queries, k={k}, all four tiers, users of 1 to {largest:,} facts")
+    console.print(f"{queries} queries, k={k}, all four tiers, users of 1 to {largest:,} facts")
     for label, key in [
         ("recall incl. query embedding", "recall_with_embedding"),
         ("recall with precomputed vector", "recall_precomputed_vector"),
         ("query embedding alone", "query_embedding"),
     ]:
         v = summary[key]
-        print(
+        console.print(
             f"  {label:32s} p50 {v['p50']:7.1f} ms   p95 {v['p95']:7.1f} ms   "
             f"mean {v['mean']:7.1f} ms"
         )
-    print(f"  queries that got min(k, user's rows) hits: {summary['complete']['share']:.0%}")
+    console.print(
+        f"  queries that got min(k, user's rows) hits: {summary['complete']['share']:.0%}"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:

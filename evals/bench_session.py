@@ -15,6 +15,7 @@ import uuid
 
 import numpy as np
 import redis.asyncio as aioredis
+from rich.console import Console
 
 from memory.database import make_engine
 from memory.domain import Scope, system_clock
@@ -24,6 +25,9 @@ from memory.settings import LifecycleSettings, SessionSettings
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
 from service.scratch import fresh_database
+
+# Plain output: no markup, no highlighting; the numbers are the point.
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 BODY = "Could you move my dentist appointment to Thursday afternoon, after three?"
 
@@ -92,7 +96,7 @@ async def run(label: str, url: str, store_for: str, args: argparse.Namespace) ->
     rate, append_s = await appends(sessions, targets, args.messages, args.concurrency)
     warm = await restores(sessions, store, targets, cold=False)
     cold = await restores(sessions, store, targets, cold=True)
-    print(
+    console.print(
         f"{label:9s} append {rate:7.0f} msg/s (p50 {ms(append_s, 50):5.1f} ms, "
         f"p95 {ms(append_s, 95):5.1f} ms)  restore cached p50 {ms(warm, 50):4.1f} ms "
         f"p95 {ms(warm, 95):4.1f} ms  rebuilt p50 {ms(cold, 50):4.1f} ms "
@@ -103,7 +107,7 @@ async def run(label: str, url: str, store_for: str, args: argparse.Namespace) ->
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(
+    console.print(
         f"{args.messages} appends over {args.sessions} sessions by {args.concurrency} "
         f"concurrent writers; restore = state of each session (window of 20)"
     )

@@ -19,11 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from memory.domain import Scope
 from memory.records import Fact
 from memory.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
+
+# Plain output: no markup, no highlighting; the numbers are the point.
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 DATA = Path(__file__).parent / "data" / "extraction_dialogues.json"
 
@@ -79,22 +84,22 @@ async def replay(app: Container, clock: SimClock, dialogue: dict[str, Any]) -> l
 
 
 def report(score: Score, label: str) -> None:
-    print(f"\nextraction eval — {label}")
-    print(f"{'kind':15s} {'expected':>8s} {'found':>6s} {'predicted':>9s} {'recall':>7s}")
+    console.print(f"\nextraction eval — {label}")
+    console.print(f"{'kind':15s} {'expected':>8s} {'found':>6s} {'predicted':>9s} {'recall':>7s}")
     for kind in sorted(set(score.expected) | set(score.predicted)):
         expected, found = score.expected[kind], score.found[kind]
         share = f"{found / expected:.2f}" if expected else "-"
-        print(f"{kind:15s} {expected:8d} {found:6d} {score.predicted[kind]:9d} {share:>7s}")
+        console.print(f"{kind:15s} {expected:8d} {found:6d} {score.predicted[kind]:9d} {share:>7s}")
     total_found, total_expected = sum(score.found.values()), sum(score.expected.values())
     predicted = sum(score.predicted.values())
     precision = total_found / predicted if predicted else 0.0
     recall = total_found / total_expected if total_expected else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    print(
+    console.print(
         f"\nprecision {precision:.2f}  recall {recall:.2f}  F1 {f1:.2f}  "
         f"({total_found} of {total_expected} expected, {predicted} predicted)"
     )
-    print(
+    console.print(
         f"dedup accuracy {sum(score.dedup)}/{len(score.dedup)}  "
         f"supersession accuracy {sum(score.supersession)}/{len(score.supersession)}"
     )
@@ -116,7 +121,7 @@ async def main(args: argparse.Namespace) -> None:
                 facts = await replay(app, clock, dialogue)
                 score_dialogue(facts, dialogue["expected"], score)
                 if args.verbose:
-                    print(
+                    console.print(
                         f"- {dialogue['id']}: "
                         + "; ".join(
                             f"[{f.kind.value}] {f.text}{' (superseded)' if f.valid_to else ''}"

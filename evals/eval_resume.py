@@ -15,10 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from memory.domain import Scope
 from memory.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
+
+# Plain output: no markup, no highlighting; the numbers are the point.
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 DATA = Path(__file__).parent / "data" / "resume_users.json"
 START = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
@@ -66,7 +71,7 @@ async def evaluate(
         tally["present"] += sum(k.lower() in text for k in entry["must"])
         tokens.append(context.tokens)
         missing = [k for k in entry["must"] if k.lower() not in text]
-        print(
+        console.print(
             f"  {user['id']:17s} +{gap_of(entry)!s:>18s} {context.mode.value:12s} "
             f"(expected {entry['mode']:12s}) {context.tokens:5d} tokens"
             + (f"  missing: {', '.join(missing)}" if missing else "")
@@ -82,24 +87,24 @@ async def main(args: argparse.Namespace) -> None:
         settings = Settings.model_validate(Settings().model_dump() | {"database_url": url})
         app = await build_container(settings, clock=clock)
         try:
-            print(f"resumption eval, budget {args.budget} tokens")
+            console.print(f"resumption eval, budget {args.budget} tokens")
             for user in users:
                 clock.now = START
                 await evaluate(app, clock, user, args.budget, tally, tokens)
         finally:
             await app.close()
-    print(
+    console.print(
         f"\nmode accuracy {tally['mode_ok']}/{tally['returns']} "
         + " ".join(
             f"{m} {tally['ok:' + m]}/{tally['expected:' + m]}"
             for m in ("full_restore", "primed", "fresh")
         )
     )
-    print(
+    console.print(
         f"must-include items present {tally['present']}/{tally['must']} "
         f"({tally['present'] / max(tally['must'], 1):.0%})"
     )
-    print(f"tokens per context: median {statistics.median(tokens):.0f}, max {max(tokens)}")
+    console.print(f"tokens per context: median {statistics.median(tokens):.0f}, max {max(tokens)}")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from memory.domain import Scope
 from memory.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
+
+# Plain output: no markup, no highlighting; the numbers are the point.
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 SAMPLE = Path(__file__).parent.parent / "service" / "demo_user.json"
 USER = Scope("demo", "marta")
@@ -34,21 +39,21 @@ async def replay(app: Container, clock: SimClock, sessions: list[dict[str, Any]]
 
 
 async def show(app: Container) -> None:
-    print("## Facts")
+    console.print("## Facts")
     for fact in sorted(
         await app.facts.list_facts(USER, include_superseded=True), key=lambda f: f.valid_from
     ):
         until = f" — until {fact.valid_to:%Y-%m-%d}" if fact.valid_to else ""
-        print(f"- [{fact.kind.value}] {fact.text}{until}")
-    print("\n## Knowledge")
+        console.print(f"- [{fact.kind.value}] {fact.text}{until}")
+    console.print("\n## Knowledge")
     for item in await app.knowledge.list_knowledge(USER):
-        print(f"- {item.text} (cites {len(item.fact_ids)} facts)")
-    print("\n## Session summaries")
+        console.print(f"- {item.text} (cites {len(item.fact_ids)} facts)")
+    console.print("\n## Session summaries")
     for summary in reversed(await app.summaries.latest(USER, limit=10)):
-        print(f"- {summary.text}")
+        console.print(f"- {summary.text}")
     entry = await app.journal.latest(USER)
-    print(f"\n## Journal (version {entry.version if entry else 0})\n")
-    print(entry.content if entry else "(none)")
+    console.print(f"\n## Journal (version {entry.version if entry else 0})\n")
+    console.print(entry.content if entry else "(none)")
 
 
 async def main(args: argparse.Namespace) -> None:
