@@ -38,6 +38,7 @@ from evals.report import machine_stamp, reports_dir
 from memory.domain import Role, Scope, Tier
 from memory.recall import Recall
 from memory.records import RecallHit
+from memory.rls import TenantWide, transaction
 from memory.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
@@ -238,7 +239,7 @@ class Result:
 
 async def _count_rows(app: Container) -> dict[str, int]:
     counts = {}
-    async with app.database.engine.connect() as conn:
+    async with transaction(app.database.engine, TenantWide(TENANT)) as conn:
         for table in ("messages", "facts", "knowledge", "session_summaries", "journal_entries"):
             query = text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t")
             counts[table] = int((await conn.execute(query, {"t": TENANT})).scalar_one())

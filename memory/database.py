@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from memory.embedded import EmbeddedPostgres
 from memory.errors import BackendUnavailable, ConfigurationError
+from memory.rls import confine, owner_transaction
 from memory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,19 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, pool_size: int) -> AsyncEngine:
-    return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    """The pooled engine every store uses; its connections are bound by row-level security
+    (see `memory.rls`)."""
+    return confine(
+        create_async_engine(
+            async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
     )
 
 
 async def ensure_vector_extension(engine: AsyncEngine) -> None:
     """Create pgvector if it is missing; say how to fix it if that is not possible."""
     try:
-        async with engine.begin() as conn:
+        async with owner_transaction(engine) as conn:
             installed = await conn.scalar(
                 text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
             )

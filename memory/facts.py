@@ -16,6 +16,7 @@ from memory import domain
 from memory.domain import Clock, FactKind, Scope
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.records import Fact
+from memory.rls import transaction
 from memory.sql import scope_params, vector_literal
 from memory.users import ensure_user
 
@@ -175,7 +176,7 @@ class FactStore:
             confidence,
             attribute,
         )
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             await ensure_user(conn, scope)
             fact_id = await self._insert(conn, params)
             return await self._get(conn, scope, fact_id)
@@ -217,7 +218,7 @@ class FactStore:
             confidence,
             attribute,
         )
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LOCK, {**scope_params(scope), "id": old})).first()
             if row is None:
                 raise NotFound(f"fact {old} not found")
@@ -259,13 +260,13 @@ class FactStore:
         if as_of is not None:
             params["as_of"] = domain.aware(as_of, "as_of")
         sql = text(_list_sql(kinds is not None, as_of is not None, include_superseded))
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(sql, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Fact]:
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_BY_IDS, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
 
@@ -275,14 +276,14 @@ class FactStore:
             **scope_params(scope),
             "message_ids": domain.parse_uuids(message_ids, "message_ids"),
         }
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_CITING, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
 
     async def current_about(self, scope: Scope, attribute: str) -> list[Fact]:
         """The current facts about one attribute of the user, newest first."""
         params = {**scope_params(scope), "attribute": _attribute(attribute)}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_CURRENT_ABOUT, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
 
@@ -291,7 +292,7 @@ class FactStore:
     ) -> list[tuple[Fact, float]]:
         """The `k` current facts closest in meaning, with their cosine similarity."""
         params = {**scope_params(scope), "embedding": vector_literal(embedding), "k": k}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_NEAREST, params)).mappings().all()
         return [(_fact(scope, row), float(row["cosine"])) for row in rows]
 
@@ -305,7 +306,7 @@ class FactStore:
             "fact_id": target,
             "message_ids": domain.parse_uuids(message_ids, "message_ids"),
         }
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             if await self._get_or_none(conn, scope, target) is None:
                 raise NotFound(f"fact {target} not found")
             await conn.execute(_ADD_SOURCES, params)
@@ -314,6 +315,6 @@ class FactStore:
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
         """Delete facts for good (a user's request); their knowledge citations go too."""
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             result = await conn.execute(_DELETE, params)
         return result.rowcount

@@ -12,6 +12,7 @@ from memory import domain
 from memory.domain import Clock, Scope
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.records import JournalEntry
+from memory.rls import transaction
 from memory.sql import scope_params
 from memory.users import ensure_user
 
@@ -74,7 +75,7 @@ class JournalStore:
         if expected_version is not None and expected_version < 0:
             raise InvalidInput("expected_version", "must be 0 or more")
         try:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine, scope) as conn:
                 await ensure_user(conn, scope)
                 latest = await conn.scalar(_LATEST_VERSION, params)
                 if expected_version is not None and latest != expected_version:
@@ -85,12 +86,12 @@ class JournalStore:
             raise Conflict("the journal was written concurrently; read it again") from exc
 
     async def latest(self, scope: Scope) -> JournalEntry | None:
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LATEST, scope_params(scope))).mappings().first()
         return None if row is None else _entry(scope, row)
 
     async def get(self, scope: Scope, version: int) -> JournalEntry:
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             params = {**scope_params(scope), "version": version}
             row = (await conn.execute(_VERSION, params)).mappings().first()
         if row is None:
@@ -101,6 +102,6 @@ class JournalStore:
         """Every kept version, newest first."""
         if not 1 <= limit <= _MAX_LIST:
             raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = await conn.execute(_VERSIONS, {**scope_params(scope), "limit": limit})
             return [_entry(scope, row) for row in rows.mappings().all()]

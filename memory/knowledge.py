@@ -12,6 +12,7 @@ from memory import domain
 from memory.domain import Clock, Scope
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.records import Knowledge
+from memory.rls import transaction
 from memory.sql import scope_params, vector_literal
 from memory.users import ensure_user
 
@@ -109,7 +110,7 @@ class KnowledgeStore:
         """Start a new lineage at version 1."""
         params = self._params(scope, statement, fact_ids, importance, embedding)
         params |= {"lineage_id": params["id"], "version": 1}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             await ensure_user(conn, scope)
             await self._write(conn, params)
             return await self._get(conn, scope, params["id"])
@@ -126,7 +127,7 @@ class KnowledgeStore:
     ) -> Knowledge:
         """A new version of an active insight; the old one is retired, not deleted."""
         old_id = domain.parse_uuid(knowledge_id, "knowledge_id")
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             old = (await conn.execute(_LOCK, {**scope_params(scope), "id": old_id})).first()
             if old is None:
                 raise NotFound(f"knowledge {old_id} not found")
@@ -143,7 +144,7 @@ class KnowledgeStore:
         """Retire an insight (e.g. its facts are gone); idempotent."""
         target = domain.parse_uuid(knowledge_id, "knowledge_id")
         params = {**scope_params(scope), "id": target, "at": self._clock()}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             old = (await conn.execute(_LOCK, params)).first()
             if old is None:
                 raise NotFound(f"knowledge {target} not found")
@@ -161,12 +162,12 @@ class KnowledgeStore:
         if not 1 <= limit <= _MAX_LIST:
             raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
         sql = _LIST_ALL if include_retired else _LIST_ACTIVE
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(sql, {**scope_params(scope), "limit": limit})).mappings()
             return [_knowledge(scope, row) for row in rows.all()]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Knowledge]:
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_BY_IDS, params)).mappings().all()
         return [_knowledge(scope, row) for row in rows]

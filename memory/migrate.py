@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.errors import ConfigurationError
+from memory.rls import grant_app_role, owner_transaction
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number; it names "the memstrata migration" among advisory locks.
@@ -45,9 +46,10 @@ def _upgrade(connection: Connection, embedding_dim: int) -> None:
 
 async def upgrade(engine: AsyncEngine, embedding_dim: int) -> None:
     """Migrate to head; refuse a database whose vectors have another dimension."""
-    async with engine.begin() as conn:
+    async with owner_transaction(engine) as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade, embedding_dim)
+        await grant_app_role(conn)
         stored = await conn.scalar(text(_EMBEDDING_DIM))
     if stored != embedding_dim:
         raise ConfigurationError(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.crypto import DISABLED, Cipher, message_aad
 from memory.embedder import Embedder
+from memory.rls import SYSTEM, transaction
 from memory.sql import vector_literal
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ async def embed_batch(
 ) -> int:
     """Embed up to `limit` rows of one table; return how many were embedded. Sealed
     messages are opened in memory for the model; only the vector is written."""
-    async with engine.begin() as conn:
+    async with transaction(engine, SYSTEM) as conn:
         rows = (await conn.execute(_CLAIM[table], {"limit": limit})).all()
         if not rows:
             return 0

@@ -10,8 +10,8 @@ Two pgvector traps are handled on purpose. With a per-user filter an HNSW scan f
 `ef_search` candidates afterwards and can return fewer than k rows, so each recall sets
 `hnsw.iterative_scan` for its transaction (the planner still picks an exact scan for small
 users). And `plainto_tsquery` ANDs every word, which finds almost nothing for natural
-questions, so the words are ORed: any informative word can match, and BM25's inverse
-document frequency decides which words matter."""
+questions, so the question's lexemes (stemmed, stop words dropped) are ORed: any
+informative word can match, and BM25's inverse document frequency decides which matter."""
 
 import math
 from collections.abc import Iterable, Sequence
@@ -29,6 +29,7 @@ from memory.domain import Clock, FactKind, Scope, Tier
 from memory.embedder import Embedder
 from memory.errors import InvalidInput
 from memory.records import Provenance, RecallHit, ScoreParts
+from memory.rls import transaction
 from memory.settings import RecallSettings
 from memory.sql import scope_params, vector_literal
 
@@ -97,9 +98,6 @@ _TIERS: dict[Tier, _TierSql] = {
     ),
 }
 
-# Any informative word may match: the stemmed, stop-word-free lexemes of the question, ORed.
-_OR_QUERY = "replace(plainto_tsquery('english', :query)::text, ' & ', ' | ')::tsquery"
-
 # Per transaction: keep scanning the HNSW graph until the user filter leaves enough rows;
 # relaxed order is fine because the candidates are re-ranked by distance below.
 _SET_SCAN = (
@@ -108,32 +106,38 @@ _SET_SCAN = (
 )
 
 # BM25 (k1, b) with the collection statistics of this user's rows in this tier: the number
-# of rows, their mean length in lexemes and, per query lexeme, how many rows hold it.
+# of rows, their mean length in lexemes and, per query lexeme, how many rows hold it. The
+# rows holding any query lexeme are found once (`matched`); the document frequencies are
+# counted from them, since a row holds a query lexeme exactly when it is matched for it.
+# (A per-lexeme count would scan the user's rows once per lexeme under row-level security,
+# which keeps the non-leakproof `@@` from using the GIN index.)
 _RANKED = """
 WITH stats AS MATERIALIZED (
     SELECT count(*) AS n, greatest(coalesce(avg(length(tsv)), 1), 1)::float8 AS avgdl
     FROM {table} WHERE {filters}
+), asked AS MATERIALIZED (
+    SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', :query))
+), matched AS MATERIALIZED (
+    SELECT id, {lex_columns} tsv FROM {table}
+    WHERE {filters}
+      AND tsv @@ (SELECT coalesce(string_agg(quote_literal(term), ' | '), '')::tsquery
+                  FROM asked)
+), hits AS MATERIALIZED (
+    SELECT m.id, u.lexeme AS term, coalesce(array_length(u.positions, 1), 1) AS tf
+    FROM matched m CROSS JOIN LATERAL unnest(m.tsv) AS u
+    WHERE u.lexeme IN (SELECT term FROM asked)
 ), terms AS MATERIALIZED (
-    SELECT q.term, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5))::float8 AS idf
-    FROM (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', :query))) AS q
-    CROSS JOIN stats s
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS df FROM {table}
-        WHERE {filters} AND tsv @@ CAST(quote_literal(q.term) AS tsquery)
-    ) AS d
+    SELECT h.term, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5))::float8 AS idf
+    FROM hits h CROSS JOIN stats s
+    GROUP BY h.term, s.n
 ), lex AS MATERIALIZED (
     SELECT r.id, {lex_columns}
-           sum(t.idf * u.tf * (:k1 + 1)
-               / (u.tf + :k1 * (1 - :b + :b * length(r.tsv) / s.avgdl)))::float8 AS score
-    FROM (
-        SELECT id, {lex_columns} tsv FROM {table}, (SELECT {or_query}) AS query(q)
-        WHERE {filters} AND tsv @@ query.q
-    ) AS r
+           sum(t.idf * h.tf * (:k1 + 1)
+               / (h.tf + :k1 * (1 - :b + :b * length(r.tsv) / s.avgdl)))::float8 AS score
+    FROM matched r
+    JOIN hits h ON h.id = r.id
+    JOIN terms t ON t.term = h.term
     CROSS JOIN stats s
-    CROSS JOIN LATERAL (
-        SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf FROM unnest(r.tsv)
-    ) AS u
-    JOIN terms t ON t.term = u.lexeme
     GROUP BY r.id, {lex_columns} s.avgdl
     ORDER BY score DESC, r.id LIMIT :candidates
 ), lex_ranked AS (
@@ -198,7 +202,6 @@ def ranked_sql(tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool
             context=(_NEIGHBOURS if neighbours else _NO_NEIGHBOURS).format(
                 table=spec.table, filters=where
             ),
-            or_query=_OR_QUERY,
             body=spec.body,
             at=spec.at,
             importance=spec.importance,
@@ -310,7 +313,7 @@ class Recall:
     ) -> list[RecallHit]:
         params = self._params(request, query_embedding)
         pool: list[tuple[Tier, RowMapping]] = []
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, request.scope) as conn:
             await conn.execute(_SET_SCAN[0])
             await conn.execute(_SET_SCAN[1], {"ef_search": str(self._settings.hnsw_ef_search)})
             for tier in sorted(request.tiers):

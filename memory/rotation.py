@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.crypto import Cipher, message_aad, session_aad
+from memory.rls import SYSTEM, transaction
 
 # A system job: it reads rows of every scope and writes each back to the row it came from,
 # sealed for that row's own tenant, user and id.
@@ -39,7 +40,7 @@ async def reseal_batch(engine: AsyncEngine, cipher: Cipher, limit: int = 500) ->
     active = cipher.active
     if active is None:
         return 0
-    async with engine.begin() as conn:
+    async with transaction(engine, SYSTEM) as conn:
         rows = (await conn.execute(_STALE_MESSAGES, {"active": active, "limit": limit})).all()
         contents = []
         for row in rows:
@@ -74,5 +75,5 @@ async def reseal_all(engine: AsyncEngine, cipher: Cipher, limit: int = 500) -> i
 
 async def key_counts(engine: AsyncEngine) -> dict[str, int]:
     """Messages per key id, "(plaintext)" for rows stored in the clear."""
-    async with engine.connect() as conn:
+    async with transaction(engine, SYSTEM) as conn:
         return {row.key_id: int(row.n) for row in (await conn.execute(_COUNTS)).all()}

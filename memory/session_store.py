@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.crypto import DISABLED, Cipher
 from memory.domain import Clock, Scope
 from memory.errors import BackendUnavailable, CorruptState
+from memory.rls import SYSTEM, transaction
 from memory.session_state import SessionState, decode, encode
 from memory.sql import scope_params
 
@@ -167,7 +168,7 @@ class PostgresSessionStore:
 
     async def get(self, scope: Scope, session_id: uuid.UUID) -> SessionState | None:
         params = {**scope_params(scope), "session_id": session_id, "now": self._clock()}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_PG_GET, params)).first()
         if row is None:
             return None
@@ -187,12 +188,12 @@ class PostgresSessionStore:
             "now": now,
             "expires_at": now + timedelta(seconds=ttl_s),
         }
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, state.scope) as conn:
             return (await conn.execute(_PG_PUT, params)).first() is not None
 
     async def delete(self, scope: Scope, session_id: uuid.UUID) -> None:
         params = {**scope_params(scope), "session_id": session_id}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             await conn.execute(_PG_DELETE, params)
 
     async def forget_user(self, scope: Scope) -> None:
@@ -200,7 +201,7 @@ class PostgresSessionStore:
 
     async def purge_expired(self) -> int:
         """Drop entries past their window (Redis does this itself with TTLs)."""
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, SYSTEM) as conn:  # every scope's expired rows
             return (await conn.execute(_PG_PURGE, {"now": self._clock()})).rowcount
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from memory.errors import BackendUnavailable, Conflict, CorruptState, InvalidInp
 from memory.lifecycle import restorable, status_at
 from memory.records import Message
 from memory.requests import request_id
+from memory.rls import SYSTEM, transaction
 from memory.session_state import Context, Flow, RunTotals, SessionState, WindowMessage
 from memory.session_store import SessionStore
 from memory.settings import LifecycleSettings, SessionSettings
@@ -200,7 +201,7 @@ class Sessions:
 
     async def latest(self, scope: Scope) -> SessionState | None:
         """The user's most recently active session, on any device."""
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             sid = await conn.scalar(_LATEST_SESSION, scope_params(scope))
         return None if sid is None else await self.state(scope, sid)
 
@@ -223,7 +224,7 @@ class Sessions:
             "device_id": domain.external_id(device_id, "device_id"),
             "at": self._clock(),
         }
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             await guard.check(conn, params)
             await ensure_user(conn, scope)
             await conn.execute(_OPEN, params)
@@ -251,7 +252,7 @@ class Sessions:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidInput("expected_version", "must be an integer")
         params: dict[str, Any] = {**scope_params(scope), "session_id": sid}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LOCK_CONTEXT, params)).first()
             if row is None:
                 raise NotFound(f"session {sid} not found")
@@ -290,7 +291,7 @@ class Sessions:
             "soft_s": self._lifecycle.soft_expiry_s,
             "hard_s": self._lifecycle.hard_expiry_s,
         }
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, SYSTEM) as conn:  # idle sessions of every scope
             moved = (await conn.execute(_SWEEP, params)).scalars().all()
         return Counter(moved)
 
@@ -331,13 +332,13 @@ class Sessions:
         self._event("delete", scope, sid, "deleted")
 
     async def _durable_version(self, scope: Scope, sid: uuid.UUID) -> int | None:
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             version = await conn.scalar(_VERSION, {**scope_params(scope), "session_id": sid})
         return None if version is None else int(version)
 
     async def _assemble(self, scope: Scope, sid: uuid.UUID) -> SessionState:
         params = {**scope_params(scope), "session_id": sid, "window": self._window}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_ASSEMBLE, params)).mappings().first()
         if row is None:
             raise NotFound(f"session {sid} not found")

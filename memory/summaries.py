@@ -15,6 +15,7 @@ from memory import domain
 from memory.domain import Clock, Scope
 from memory.errors import InvalidInput, NotFound
 from memory.records import SessionSummary
+from memory.rls import transaction
 from memory.sql import scope_params, vector_literal
 
 _COLUMNS = "id, session_id, text, topics, decisions, open_loops, started_at, ended_at, created_at"
@@ -102,7 +103,7 @@ class SummaryStore:
         if params["ended_at"] < params["started_at"]:
             raise InvalidInput("ended_at", "must not be before started_at")
         try:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine, scope) as conn:
                 row = (await conn.execute(_UPSERT, params)).mappings().one()
         except IntegrityError as exc:  # the session is not one of this user's
             raise NotFound(f"session {params['session_id']} not found") from exc
@@ -110,7 +111,7 @@ class SummaryStore:
 
     async def get(self, scope: Scope, session_id: uuid.UUID | str) -> SessionSummary:
         params = {**scope_params(scope), "session_id": domain.parse_uuid(session_id, "session_id")}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_BY_SESSION, params)).mappings().first()
         if row is None:
             raise NotFound(f"no summary for session {params['session_id']}")
@@ -120,6 +121,6 @@ class SummaryStore:
         """The most recently ended sessions' summaries, newest first."""
         if not 1 <= limit <= _MAX_LIST:
             raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = await conn.execute(_LATEST, {**scope_params(scope), "limit": limit})
             return [_summary(scope, row) for row in rows.mappings().all()]

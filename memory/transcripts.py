@@ -21,6 +21,7 @@ from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from memory.records import Message
+from memory.rls import bind, transaction
 from memory.sql import scope_params
 from memory.users import ensure_user
 
@@ -193,6 +194,7 @@ class TranscriptStore:
         async with self._engine.connect() as conn:
             try:
                 async with conn.begin():
+                    await bind(conn, scope)
                     # A key we generated cannot have been used yet: skip the lookup for it.
                     if idempotency_key is not None:
                         existing = await self._by_key(conn, scope, params["key"])
@@ -202,6 +204,7 @@ class TranscriptStore:
                         await device.check(conn, params)
                     return await self._insert(conn, scope, params)
             except _KeyTaken:  # a concurrent retry won; its row is committed now
+                await bind(conn, scope)  # in the new transaction the lookup begins
                 existing = await self._by_key(conn, scope, params["key"])
                 await conn.rollback()
         assert existing is not None, "a key that conflicted must be readable after commit"
@@ -247,7 +250,7 @@ class TranscriptStore:
             "before_seq": _NO_UPPER_SEQ if before_seq is None else before_seq,
             "limit": limit,
         }
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_WINDOW, params)).mappings().all()
             if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
@@ -265,14 +268,14 @@ class TranscriptStore:
             "after_seq": after_seq,
             "limit": limit,
         }
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_AFTER, params)).mappings().all()
         return [_message(scope, row, self._cipher) for row in rows]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Message]:
         """The messages of this scope among `ids`; unknown or foreign ids are left out."""
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_BY_IDS, params)).mappings().all()
         return [_message(scope, row, self._cipher) for row in rows]
 
@@ -283,13 +286,13 @@ class TranscriptStore:
             "session_id": domain.parse_uuid(session_id, "session_id"),
             "at": self._clock(),
         }
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             result = await conn.execute(_ARCHIVE, params)
         return result.rowcount
 
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine, scope) as conn:
             result = await conn.execute(_DELETE, params)
         return result.rowcount
 

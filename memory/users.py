@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.crypto import DISABLED, Cipher, message_aad, session_aad
 from memory.domain import Scope
+from memory.rls import transaction
 from memory.sql import scope_params
 
 _ENSURE_TENANT = text(
@@ -58,7 +59,7 @@ _EXPORT = {
 async def forget(engine: AsyncEngine, scope: Scope) -> None:
     """Delete everything of the user in Postgres, every tier and the run ledger included.
     (The caller also clears the hot-state store.)"""
-    async with engine.begin() as conn:
+    async with transaction(engine, scope) as conn:
         await conn.execute(_FORGET_RUNS, scope_params(scope))
         await conn.execute(_FORGET_USER, scope_params(scope))
 
@@ -68,7 +69,7 @@ async def export(
 ) -> AsyncIterator[dict[str, Any]]:
     """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key; sealed
     content and context come out opened (an export is the user's data, readable)."""
-    async with engine.connect() as conn:
+    async with transaction(engine, scope) as conn:
         for tier, sql in _EXPORT.items():
             result = await conn.stream(text(sql), scope_params(scope))
             async for row in result.mappings():

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Clock, Scope
 from memory.llm import Usage
+from memory.rls import SYSTEM, transaction
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Ledger:
             "finished_at": self._clock(),
         }
         try:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine, run.scope or SYSTEM) as conn:
                 await conn.execute(_RECORD, params)
         except Exception:  # the ledger must never turn a finished job into a failed one
             log.exception("could not record run %s", run.kind)

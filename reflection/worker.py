@@ -29,6 +29,7 @@ from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
 from memory.pending import embed_pending
 from memory.records import Fact, Message
+from memory.rls import SYSTEM, transaction
 from memory.rotation import reseal_batch
 from memory.session_store import PostgresSessionStore, SessionStore
 from memory.sessions import Sessions
@@ -158,7 +159,7 @@ class Worker:
     async def extract_due(self) -> int:
         quiet_since = self._clock() - timedelta(seconds=self._settings.extract_idle_s)
         params = {"quiet_since": quiet_since, "limit": self._settings.batch_sessions}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE_EXTRACTION, params)).all()
         count = 0
         for tenant_id, user_id, sid in due:
@@ -186,7 +187,7 @@ class Worker:
                     "session_id": sid,
                     "seq": batch[-1].seq,
                 }
-                async with self._engine.begin() as conn:
+                async with transaction(self._engine, scope) as conn:
                     await conn.execute(_ADVANCE, params)
 
     async def _extract_batch(self, scope: Scope, batch: list[Message], run: Run) -> None:
@@ -246,7 +247,7 @@ class Worker:
     # --- session end -------------------------------------------------------------------
 
     async def end_due(self) -> int:
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE_ENDING, {"limit": self._settings.batch_sessions})).all()
         count = 0
         for tenant_id, user_id, sid in due:
@@ -266,7 +267,7 @@ class Worker:
                 await self._summarize_and_journal(scope, sid)
                 await self._s.transcripts.archive(scope, sid)
                 params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
-                async with self._engine.begin() as conn:
+                async with transaction(self._engine, scope) as conn:
                     await conn.execute(_ARCHIVED, params)
             return True
 
@@ -288,7 +289,7 @@ class Worker:
             ended_at=messages[-1].created_at,
         )
         params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             if await conn.scalar(_JOURNALED, params) is not None:
                 return  # this session's version was written by an earlier, interrupted pass
         latest = await self._s.journal.latest(scope)
@@ -312,7 +313,7 @@ class Worker:
             "day_ago": self._clock() - timedelta(days=1),
             "limit": self._settings.batch_sessions,
         }
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE_REFLECTION, params)).all()
         count = 0
         for tenant_id, user_id in due:
@@ -369,7 +370,7 @@ class Worker:
     async def retention(self) -> int:
         params = {"now": self._clock(), "retention_s": self._lifecycle.retention_s}
         async with self._ledger.run("retention") as run:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine, SYSTEM) as conn:
                 deleted = (await conn.execute(_RETENTION, params)).rowcount
             run.status = "ok"
         return deleted
@@ -378,7 +379,7 @@ class Worker:
 
     async def _session_row(self, scope: Scope, sid: uuid.UUID) -> Row[Any] | None:
         params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
-        async with self._engine.connect() as conn:
+        async with transaction(self._engine, scope) as conn:
             return (await conn.execute(_SESSION, params)).first()
 
     async def _guarded(self, job: Callable[..., Awaitable[bool]], *args: object) -> int:

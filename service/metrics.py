@@ -13,6 +13,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from memory.rls import SYSTEM, transaction
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -67,7 +69,7 @@ class LedgerGauges:
         )
 
     async def refresh(self, engine: AsyncEngine, now: datetime) -> None:
-        async with engine.connect() as conn:
+        async with transaction(engine, SYSTEM) as conn:  # service-wide gauges
             backlog = (await conn.execute(_BACKLOG)).one()
             jobs = (await conn.execute(_JOBS, {"now": now})).all()
         self.backlog.labels("embedding").set(backlog.unembedded)

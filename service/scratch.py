@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from memory.database import async_url, ensure_vector_extension, make_engine
 from memory.embedded import EmbeddedPostgres
@@ -22,7 +23,8 @@ async def fresh_database(name: str, server_url: str | None, data_dir: str) -> As
     if server_url is None:
         server = await asyncio.to_thread(EmbeddedPostgres, Path(data_dir))
         server_url = server.url("postgres")
-    admin = make_engine(server_url, 1).execution_options(isolation_level="AUTOCOMMIT")
+    # The login role itself (not the confined app role): it creates and drops databases.
+    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await conn.execute(text(f'CREATE DATABASE "{name}"'))

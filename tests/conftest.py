@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from memory.database import async_url, make_engine
+from memory.database import async_url, ensure_vector_extension, make_engine
 from memory.embedded import EmbeddedPostgres
 from memory.embedder import SentenceTransformerEmbedder
 from memory.migrate import upgrade
@@ -87,8 +87,7 @@ async def template(admin: AsyncEngine, server_url: str) -> AsyncIterator[str]:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}"'))
         await conn.execute(text(f'CREATE DATABASE "{TEMPLATE}"'))
     engine = make_engine(database_url(server_url, TEMPLATE), 1)
-    async with engine.begin() as conn:
-        await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    await ensure_vector_extension(engine)
     await upgrade(engine, 384)
     await engine.dispose()
     yield TEMPLATE

@@ -17,6 +17,7 @@ from memory import users
 from memory.crypto import Cipher, KeyMissing, build_cipher, decode_key
 from memory.domain import Scope
 from memory.errors import ConfigurationError, CorruptState
+from memory.rls import owner_transaction
 from memory.rotation import key_counts, reseal_all
 from memory.settings import EncryptionSettings, Settings
 from service.api import create_app
@@ -51,7 +52,7 @@ async def app(fresh_database: str, clock: TravelClock, k1: str) -> AsyncIterator
 
 
 async def columns(app: Container, sql: str) -> list[object]:
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         return list((await conn.execute(text(sql))).scalars().all())
 
 
@@ -101,7 +102,7 @@ async def test_a_sealed_value_does_not_open_in_another_users_row(app: Container)
     bob = Scope("acme", "bob")
     bob_sid = uuid.uuid4()
     await app.sessions.append(bob, bob_sid, "user", "hello")
-    async with app.database.engine.begin() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         await conn.execute(
             text(
                 "UPDATE messages SET content = (SELECT content FROM messages WHERE user_id = "

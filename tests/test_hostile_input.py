@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from memory.embedder import SentenceTransformerEmbedder
+from memory.rls import owner_transaction
 from tests.conftest import TravelClock
 from tests.test_api_v1 import Api, make_api, problem_of
 
@@ -29,7 +30,7 @@ def messages_path(sid: uuid.UUID | None = None, user: str = "alice") -> str:
 
 
 async def count_messages(api: Api) -> int:
-    async with api.container.database.engine.connect() as conn:
+    async with owner_transaction(api.container.database.engine) as conn:
         return int((await conn.execute(text("SELECT count(*) FROM messages"))).scalar_one())
 
 

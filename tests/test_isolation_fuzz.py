@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from memory.domain import Scope
 from memory.embedder import SentenceTransformerEmbedder
+from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.api import create_app
 from service.container import Container, build_container
@@ -147,7 +148,7 @@ async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World)
             assert response.status_code == 401, (key, path, response.text)
             assert not [w for w in map(marker, TENANTS, USERS) if w in response.text]
 
-    async with world.container.database.engine.connect() as conn:
+    async with owner_transaction(world.container.database.engine) as conn:
         planted = await conn.scalar(
             text("SELECT count(*) FROM messages WHERE content LIKE '%intruder%'")
         )

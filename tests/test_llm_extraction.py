@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from memory.domain import Scope
 from memory.embedder import SentenceTransformerEmbedder
+from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.container import Container, build_container
 from tests.conftest import TravelClock
@@ -90,7 +91,7 @@ async def conversation(app: Container) -> uuid.UUID:
 
 
 async def ledger(app: Container) -> list[tuple[object, ...]]:
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         rows = await conn.execute(
             text(
                 "SELECT status, model, prompt_version, input_tokens, output_tokens, llm_calls, "
@@ -101,7 +102,7 @@ async def ledger(app: Container) -> list[tuple[object, ...]]:
 
 
 async def watermark(app: Container, sid: uuid.UUID) -> int:
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         seq = await conn.scalar(
             text("SELECT extracted_seq FROM sessions WHERE id = :s"), {"s": sid}
         )
@@ -218,7 +219,7 @@ async def test_llm_synthesis_writes_insights_citing_known_facts(
     (knowledge,) = await app.knowledge.list_knowledge(ALICE)
     assert knowledge.text.startswith("Builds a disciplined routine")
     assert set(knowledge.fact_ids) == {f.id for f in facts}
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         row = (
             await conn.execute(
                 text("SELECT status, prompt_version, input_tokens FROM runs WHERE kind = 'reflect'")
@@ -243,7 +244,7 @@ async def test_tenants_choose_their_extraction_mode_and_model(
     await app.transcripts.append(other, sid, "user", "I'm a radiologist.")
     assert await app.worker.extract_session(other, sid)
     assert standin.requests[0][1]["model"] == "tenant-model-2"
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         models = (
             await conn.execute(
                 text(

@@ -17,6 +17,7 @@ from memory.facts import FactStore
 from memory.knowledge import KnowledgeStore
 from memory.pending import embed_pending
 from memory.recall import Recall
+from memory.rls import owner_transaction, transaction
 from memory.settings import RecallSettings
 from memory.summaries import SummaryStore
 from memory.transcripts import TranscriptStore
@@ -228,7 +229,7 @@ async def test_bad_recall_requests_are_refused(
 async def load_other_users(engine: AsyncEngine, rows: int) -> None:
     """Bulk rows with random vectors for 50 other users, then ANALYZE. The HNSW index is
     built after the load (as a bulk import would do), which is several times faster."""
-    async with engine.begin() as conn:
+    async with owner_transaction(engine) as conn:
         await conn.execute(text("DROP INDEX ix_facts_embedding_hnsw"))
         await conn.execute(text("INSERT INTO tenants (id, name) VALUES ('acme', 'acme')"))
         await conn.execute(
@@ -255,7 +256,7 @@ async def load_other_users(engine: AsyncEngine, rows: int) -> None:
                 "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
             )
         )
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         await conn.execute(text("ANALYZE"))
         await conn.commit()
 
@@ -277,7 +278,7 @@ async def test_hnsw_with_a_user_filter_still_returns_k_rows(
     the iterative scan set by recall keeps going until the user's rows are found."""
     loader = make_engine(fresh_database, 2)
     await load_other_users(loader, 10_000)
-    async with loader.begin() as conn:  # 200 rows of alice: 2% of the table
+    async with owner_transaction(loader) as conn:  # 200 rows of alice: 2% of the table
         await conn.execute(
             text("""
             INSERT INTO users (tenant_id, id) VALUES ('acme', 'alice');
@@ -302,7 +303,7 @@ async def test_hnsw_with_a_user_filter_still_returns_k_rows(
     try:
         forced = Recall(engine, embedder, RecallSettings(hnsw_ef_search=20), clock, 32_000)
         vector = (await embedder.embed(["anything"]))[0]
-        async with engine.connect() as conn:
+        async with transaction(engine, ALICE) as conn:  # planned under her policy
             plan = await conn.execute(
                 text(
                     "EXPLAIN SELECT id FROM facts WHERE tenant_id = 'acme' AND user_id = 'alice' "

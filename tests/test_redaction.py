@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from memory.domain import Scope
 from memory.errors import InvalidInput
+from memory.rls import owner_transaction
 from memory.settings import REDACT_KINDS, Settings
 from reflection.redaction import Redactor, luhn_ok
 from service.container import Container, build_container
@@ -98,7 +99,7 @@ async def test_facts_summaries_and_journal_never_hold_redacted_spans(
     await app.worker.tick()
 
     secrets = ["ana.lima@example.com", "MBR-123456", "912 345 678", "4111 1111 1111 1111"]
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         stored = {
             table: " ".join(
                 (await conn.execute(text(f"SELECT {column} FROM {table}"))).scalars().all()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Scope
 from memory.errors import CorruptState
+from memory.rls import transaction
 from memory.session_state import (
     COMPRESS_ABOVE_BYTES,
     Context,
@@ -86,7 +87,7 @@ async def harness(
     pg = PostgresSessionStore(engine, clock)
 
     async def pg_write_raw(scope: Scope, sid: uuid.UUID, version: bytes, payload: bytes) -> None:
-        async with engine.begin() as conn:
+        async with transaction(engine, scope) as conn:
             await conn.execute(
                 text(
                     "INSERT INTO session_cache VALUES (:sid, :t, :u, :v, :p, :e) "

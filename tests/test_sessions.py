@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.domain import Scope
 from memory.errors import Conflict, InvalidInput, NotFound, OtherDeviceActive
 from memory.requests import request_id
+from memory.rls import owner_transaction
 from memory.session_state import Flow, SessionState
 from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
 from memory.sessions import Sessions
@@ -54,7 +55,7 @@ async def sessions(
 
 
 async def message_count(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM messages")) or 0)
 
 
@@ -305,7 +306,7 @@ async def overwrite_cache(
         await client.hset(store.key(ALICE, sid), mapping={"v": str(version), "d": payload})
         await client.aclose()
         return
-    async with engine.begin() as conn:
+    async with owner_transaction(engine) as conn:
         await conn.execute(
             text("UPDATE session_cache SET payload = :p WHERE session_id = :s"),
             {"p": payload, "s": sid},

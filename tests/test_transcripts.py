@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Role, Scope
 from memory.errors import IdempotencyMismatch, InvalidInput, NotFound
+from memory.rls import owner_transaction
 from memory.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
@@ -23,7 +24,7 @@ def store(engine: AsyncEngine, clock: TravelClock) -> TranscriptStore:
 
 
 async def count(engine: AsyncEngine, table: str) -> int:
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         return int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import FactKind, Scope
 from memory.embedder import SentenceTransformerEmbedder
+from memory.rls import owner_transaction
 from memory.session_store import PostgresSessionStore
 from memory.settings import Settings
 from service.container import Container, build_container
@@ -44,7 +45,7 @@ async def say(app: Container, sid: uuid.UUID, *turns: tuple[str, str]) -> None:
 
 
 async def count(engine: AsyncEngine, sql: str) -> int:
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         return int(await conn.scalar(text(sql)) or 0)
 
 
@@ -149,7 +150,7 @@ async def test_every_job_leaves_a_ledger_row(app: Container) -> None:
     await say(app, sid, ("user", "I work as a pilot."))
     app.clock.advance(hours=3)  # type: ignore[attr-defined]
     await app.worker.tick()
-    async with app.database.engine.connect() as conn:
+    async with owner_transaction(app.database.engine) as conn:
         rows = (
             await conn.execute(
                 text(

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.rls import owner_transaction
 from tests.faults.conftest import Serve
 
 CLIENTS = 20
@@ -50,7 +51,7 @@ async def test_twenty_clients_fifty_sessions_each_with_retries_and_reconnects(
     )
     assert sum(resent) > 0
 
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         rows = (
             await conn.execute(
                 text(
@@ -90,7 +91,7 @@ async def test_two_devices_racing_for_one_user_leave_exactly_one_active_session(
             )
             assert codes == [201, 409], codes
 
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         active = (
             await conn.execute(
                 text(

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.rls import owner_transaction
 from tests.faults.conftest import Proxy, Serve, via_proxy
 
 CLIENTS = 4
@@ -76,7 +77,7 @@ async def test_a_killed_api_loses_nothing_acknowledged_and_retries_do_not_duplic
     assert failures > 0, "the kill happened while no request was in flight; nothing was tested"
     assert len(acked) == CLIENTS * MESSAGES_PER_CLIENT
 
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         rows = (
             await conn.execute(
                 text(

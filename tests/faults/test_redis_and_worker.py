@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Scope
+from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.container import build_container
 from tests.faults.conftest import Serve, free_port
@@ -91,7 +92,7 @@ async def test_redis_killed_and_restarted_under_load_loses_nothing(
         state = (await client.get(f"/v1/users/ana/sessions/{sid}")).json()
     assert state["window"][-1]["content"] == f"message {MESSAGES - 1}"
     assert state["turn_count"] == MESSAGES
-    async with engine.connect() as conn:
+    async with owner_transaction(engine) as conn:
         stored = (await conn.execute(text("SELECT id::text FROM messages ORDER BY seq"))).all()
     assert [row[0] for row in stored] == acked
 
@@ -131,7 +132,7 @@ async def test_a_worker_killed_mid_pass_is_finished_by_the_next_without_duplicat
         await app.close()
 
     async def count(sql: str) -> int:
-        async with engine.connect() as conn:
+        async with owner_transaction(engine) as conn:
             return int((await conn.execute(text(sql))).scalar_one())
 
     first = _worker(fresh_database, tmp_path)
