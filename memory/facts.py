@@ -44,8 +44,10 @@ _CURRENT_BY_HASH = text(
     + " AND f.text_hash = :text_hash AND f.superseded_by IS NULL AND f.valid_to IS NULL"
 )
 _ADD_SOURCES = text("""
-INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id)
-SELECT :fact_id, m, :tenant_id, :user_id FROM unnest(CAST(:message_ids AS uuid[])) AS m
+INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id, session_id)
+SELECT :fact_id, c.id, :tenant_id, :user_id, m.session_id
+FROM unnest(CAST(:message_ids AS uuid[])) AS c(id)
+LEFT JOIN messages m ON m.tenant_id = :tenant_id AND m.user_id = :user_id AND m.id = c.id
 ON CONFLICT DO NOTHING
 """)
 _LOCK = text("SELECT f.id, f.valid_to FROM facts f WHERE " + _SCOPED + " AND f.id = :id FOR UPDATE")
@@ -55,6 +57,15 @@ _BY_IDS = text(_SELECT + " AND f.id = ANY(:ids) ORDER BY f.valid_from, f.id")
 _CITING = text(
     _SELECT + " AND EXISTS (SELECT 1 FROM fact_sources s WHERE s.fact_id = f.id"
     " AND s.message_id = ANY(:message_ids)) ORDER BY f.valid_from, f.id"
+)
+_FROM_SESSION = text(
+    _SELECT + " AND EXISTS (SELECT 1 FROM fact_sources s WHERE s.tenant_id = f.tenant_id"
+    " AND s.user_id = f.user_id AND s.fact_id = f.id AND s.session_id = :session_id)"
+    " ORDER BY f.valid_from, f.id"
+)
+_SESSION_EXISTS = text(
+    "SELECT 1 FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id"
+    " AND id = :session_id"
 )
 _CURRENT_ABOUT = text(
     _SELECT + " AND f.attribute = :attribute AND f.valid_to IS NULL ORDER BY f.valid_from DESC"
@@ -278,6 +289,16 @@ class FactStore:
         }
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_CITING, params)).mappings().all()
+        return [_fact(scope, row) for row in rows]
+
+    async def from_session(self, scope: Scope, session_id: uuid.UUID | str) -> list[Fact]:
+        """The facts (current or not) extracted from a session's messages; the link
+        outlives the messages themselves."""
+        params = {**scope_params(scope), "session_id": domain.parse_uuid(session_id, "session_id")}
+        async with transaction(self._engine, scope) as conn:
+            rows = (await conn.execute(_FROM_SESSION, params)).mappings().all()
+            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+                raise NotFound(f"session {params['session_id']} not found")
         return [_fact(scope, row) for row in rows]
 
     async def current_about(self, scope: Scope, attribute: str) -> list[Fact]:

@@ -259,12 +259,15 @@ class FactSource(SQLModel, table=True):
             name="fk_fact_sources_fact",
         ),
         Index("ix_fact_sources_message", "tenant_id", "user_id", "message_id"),
+        Index("ix_fact_sources_session", "tenant_id", "user_id", "session_id"),
     )
 
     fact_id: uuid.UUID = Field(primary_key=True)
     message_id: uuid.UUID = Field(primary_key=True)
     tenant_id: str = _text()
     user_id: str = _text()
+    # The message's session, outliving the message (retention deletes raw messages).
+    session_id: uuid.UUID | None = Field(default=None, nullable=True)
 
 
 class KnowledgeRow(SQLModel, table=True):

@@ -270,6 +270,8 @@ class TranscriptStore:
         }
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_AFTER, params)).mappings().all()
+            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+                raise NotFound(f"session {params['session_id']} not found")
         return [_message(scope, row, self._cipher) for row in rows]
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Message]:

@@ -7,13 +7,16 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Clock, Scope
+from memory.errors import InvalidInput
 from memory.llm import Usage
 from memory.rls import SYSTEM, transaction
+from memory.sql import scope_params
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,15 @@ class Run:
     status: str = "ok"  # ok, failed or skipped
 
 
+_RECENT = text("""
+SELECT id, kind, session_id, status, model, prompt_version, input_tokens, output_tokens,
+       llm_calls, retries, wall_ms, error, started_at, finished_at
+FROM runs WHERE tenant_id = :tenant_id AND user_id = :user_id
+ORDER BY started_at DESC, id LIMIT :limit
+""")
+MAX_RECENT = 500
+
+
 class Ledger:
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
@@ -60,6 +72,15 @@ class Ledger:
             raise
         finally:
             await self._write(run, started_at, int((time.perf_counter() - started) * 1000), error)
+
+    async def recent(self, scope: Scope, limit: int = 50) -> list[dict[str, Any]]:
+        """The user's latest runs, newest first, as JSON-ready rows."""
+        if not 1 <= limit <= MAX_RECENT:
+            raise InvalidInput("limit", f"must be between 1 and {MAX_RECENT}")
+        params = {**scope_params(scope), "limit": limit}
+        async with transaction(self._engine, scope) as conn:
+            rows = (await conn.execute(_RECENT, params)).mappings().all()
+        return [dict(row) for row in rows]
 
     async def _write(self, run: Run, started_at: object, wall_ms: int, error: str | None) -> None:
         params = {

@@ -54,6 +54,7 @@ class ResumptionContext:
     other_device: OtherDevice | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
     tokens: int = 0
+    budget_tokens: int = 0  # what `tokens` was held to
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Resumer:
         budget = budget_tokens or policy.budget_tokens
         turns = [Turn(m.role.value, m.content) for m in context.restored]
         messages = render(_header(context, decided, now), blocks, turns, budget)
-        return _with_messages(context, messages)
+        return _with_messages(context, messages, budget)
 
     async def _gather(
         self,
@@ -172,7 +173,11 @@ class Resumer:
         entry = await self._journal.latest(scope)
         if entry is not None:
             cite = f"journal:v{entry.version}"
-            items = tuple(Item(arc, cite) for arc in _journal_arc(entry.content))
+            # The journal's newest section is the last session only once that has ended;
+            # before that it is the session before, which the context must not drop.
+            newest_is_last = entry.session_id == last.session_id
+            arc = _journal_arc(entry.content, skip_newest=newest_is_last)
+            items = tuple(Item(line, cite) for line in arc)
             gathered.blocks.append(Block("Earlier, from the journal", items, SHARES["journal"]))
 
     async def _summary(self, scope: Scope, session_id: uuid.UUID) -> SessionSummary | None:
@@ -213,12 +218,13 @@ class Resumer:
         return OtherDevice(last.device_id or "", last.session_id)
 
 
-def _journal_arc(content: str) -> list[str]:
-    """The journal's older sections, one line each: the "Now" section and the newest
-    session repeat what the other sections already say."""
+def _journal_arc(content: str, *, skip_newest: bool) -> list[str]:
+    """The journal's session sections, one line each, without the "Now" section (the
+    other blocks say it) and, when it is the last session's, without the newest (the
+    "Last session" block says it)."""
     sections = [part.strip() for part in content.split("\n## ") if part.strip()]
-    older = [part for part in sections if not part.startswith(("# Journal", "Now"))][1:]
-    return [" ".join(part.split())[:_JOURNAL_EXCERPT_CHARS] for part in older]
+    older = [part for part in sections if not part.startswith(("# Journal", "Now"))]
+    return [" ".join(part.split())[:_JOURNAL_EXCERPT_CHARS] for part in older[skip_newest:]]
 
 
 def _last(state: SessionState | None) -> LastSession | None:
@@ -242,6 +248,11 @@ def _task_block(last: SessionState) -> Block:
     return Block("Active task", tuple(items), SHARES["task"])
 
 
+# Cites that name one memory: the same one under another wording is still a repeat. A
+# session or a journal version is cited by several statements that are not repeats.
+_ONE_MEMORY = ("fact:", "message:", "knowledge:", "summary:")
+
+
 def _deduplicated(blocks: list[Block]) -> list[Block]:
     """Each statement once, in the first section that has it; empty sections dropped."""
     seen: set[str] = set()
@@ -250,8 +261,9 @@ def _deduplicated(blocks: list[Block]) -> list[Block]:
         items = []
         for item in block.items:
             key = normalized_hash(re.sub(r"^\([^)]*\) ", "", item.text))
-            if key not in seen and item.cite not in seen:
-                seen.update({key, item.cite})
+            one = item.cite.startswith(_ONE_MEMORY)
+            if key not in seen and not (one and item.cite in seen):
+                seen.update({key, item.cite} if one else {key})
                 items.append(item)
         if items:
             kept.append(Block(block.title, tuple(items), block.share))
@@ -282,11 +294,14 @@ def _header(context: ResumptionContext, decided: Plan, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def _with_messages(context: ResumptionContext, messages: list[dict[str, str]]) -> ResumptionContext:
+def _with_messages(
+    context: ResumptionContext, messages: list[dict[str, str]], budget: int
+) -> ResumptionContext:
     return ResumptionContext(
         **{
             **{name: getattr(context, name) for name in context.__dataclass_fields__},
             "messages": messages,
             "tokens": message_tokens(messages),
+            "budget_tokens": budget,
         }
     )

@@ -5,8 +5,10 @@ import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import FastAPI, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -21,6 +23,8 @@ from service.deps import ContainerDep
 from service.limits import Limits, RequestIds, TokenBucket
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import router
+
+UI_DIR = Path(__file__).parent / "ui"
 
 
 class Health(BaseModel):
@@ -104,6 +108,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.add_middleware(RequestIds)
     app.include_router(router)
+    # The inspector: static files over the same /v1 API and the same tenant keys.
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
     @app.get("/health")
     @app.get("/readyz")

@@ -24,6 +24,7 @@ from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
+from reflection.ledger import Ledger
 from reflection.worker import Stores, Worker
 from resume.context import Resumer
 
@@ -49,6 +50,7 @@ class Container:
     worker: Worker
     resumer: Resumer
     api_keys: ApiKeyStore
+    ledger: Ledger
     cipher: Cipher = DISABLED
 
     async def forget(self, scope: Scope) -> None:
@@ -145,5 +147,6 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         worker=worker,
         resumer=resumer,
         api_keys=ApiKeyStore(engine, clock),
+        ledger=Ledger(engine, clock),
         cipher=cipher,
     )

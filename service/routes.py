@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from memory import users
+from memory import history, users
 from memory.errors import InvalidInput
 from service import schemas
 from service.deps import ContainerDep, ScopeDep, TenantDep, admin
@@ -155,6 +155,54 @@ async def open_session(
     """Continue a session on a device; 409 `other_device_active` unless `takeover`."""
     state = await c.sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
     return with_etag(response, schemas.state_out(state))
+
+
+@router.get("/users")
+async def list_users(tenant_id: TenantDep, c: ContainerDep, limit: Limit = 200) -> list[Any]:
+    """The tenant's users, most recently active first."""
+    return [asdict(u) for u in await history.users(c.database.engine, tenant_id, limit)]
+
+
+@router.get("/users/{user_id}/sessions")
+async def list_sessions(scope: ScopeDep, c: ContainerDep, limit: Limit = 200) -> list[Any]:
+    """The user's sessions, most recently active first: status, turns, how many messages
+    are still retained, and the session's summary once it has ended."""
+    return [asdict(s) for s in await history.sessions(c.database.engine, scope, limit)]
+
+
+@router.get(SESSION + "/messages")
+async def read_transcript(
+    session_id: str,
+    scope: ScopeDep,
+    c: ContainerDep,
+    after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Limit = 100,
+) -> list[schemas.MessageOut]:
+    """The session's retained messages after `after_seq`, oldest first."""
+    messages = await c.transcripts.after(scope, session_id, after_seq, limit=limit)
+    return [schemas.MessageOut.of(m) for m in messages]
+
+
+@router.get(SESSION + "/facts")
+async def session_facts(session_id: str, scope: ScopeDep, c: ContainerDep) -> list[Any]:
+    """The facts extracted from this session, current or superseded since."""
+    return [schemas.fact_out(f) for f in await c.facts.from_session(scope, session_id)]
+
+
+@router.get("/users/{user_id}/messages")
+async def messages_by_id(
+    scope: ScopeDep,
+    c: ContainerDep,
+    message_id: Annotated[list[str], Query(alias="id", max_length=100)],
+) -> list[schemas.MessageOut]:
+    """Messages by id (as recall provenance cites them); unknown ids are left out."""
+    return [schemas.MessageOut.of(m) for m in await c.transcripts.get_many(scope, message_id)]
+
+
+@router.get("/users/{user_id}/runs")
+async def list_runs(scope: ScopeDep, c: ContainerDep, limit: Limit = 50) -> list[Any]:
+    """The user's latest job runs from the ledger: kind, status, tokens, wall time, error."""
+    return await c.ledger.recent(scope, limit)
 
 
 @router.post("/users/{user_id}/resume")

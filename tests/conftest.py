@@ -25,6 +25,8 @@ from memory.embedded import EmbeddedPostgres
 from memory.embedder import SentenceTransformerEmbedder
 from memory.migrate import upgrade
 from memory.settings import EmbeddingSettings
+from tests.api_harness import Api, make_api
+from tests.services import Serve, Service, new_tenant
 
 TEMPLATE = f"memstrata_template_{os.getpid()}"
 
@@ -165,3 +167,30 @@ def throwaway_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[byte
     yield f"redis://127.0.0.1:{port}/0", server
     server.kill()
     server.wait()
+
+
+@pytest.fixture
+async def serve(tmp_path: Path) -> AsyncIterator[Serve]:
+    """Starts `memstrata serve` on a database (embedded in `tmp_path` when None), waits
+    until it is ready, creates tenant "acme"; returns the service and the tenant's key.
+    Every service started is stopped afterwards."""
+    started: list[Service] = []
+
+    async def start(database_url: str | None) -> tuple[Service, str]:
+        service = Service(database_url, tmp_path)
+        started.append(service)
+        service.start()
+        await service.ready()
+        return service, await new_tenant(service.url, "acme")
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
+async def api(
+    fresh_database: str, clock: TravelClock, embedder: SentenceTransformerEmbedder
+) -> AsyncIterator[Api]:
+    async for made in make_api(fresh_database, clock, embedder):
+        yield made

@@ -5,8 +5,6 @@ forget and export, problem+json errors, and every endpoint refused across tenant
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -16,71 +14,8 @@ from memory.errors import ConfigurationError
 from memory.settings import Settings
 from service import logs
 from service.api import create_app
-from service.container import Container, build_container
+from tests.api_harness import Api, make_api, problem_of
 from tests.conftest import TravelClock
-
-ADMIN = "admin-secret-for-tests"
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    container: Container
-    key_a: str
-    key_b: str
-
-    def as_a(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key_a}"}
-
-    def as_b(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key_b}"}
-
-
-async def make_api(
-    fresh_database: str,
-    clock: TravelClock,
-    embedder: SentenceTransformerEmbedder,
-    **api: object,
-) -> AsyncIterator[Api]:
-    settings = Settings.model_validate(
-        {
-            "database_url": fresh_database,
-            "api": {"admin_key": ADMIN, **api},
-            "reflection": {"extraction": "rules"},
-        }
-    )
-    container = await build_container(settings, clock=clock)
-    container.recall._embedder = embedder
-    container.worker._embedder = embedder
-    app = create_app(container=container)
-    transport = httpx.ASGITransport(app=app)
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-        ):
-            a = await client.post("/v1/tenants", json={"id": "acme"}, headers=admin)
-            b = await client.post("/v1/tenants", json={"id": "globex"}, headers=admin)
-            yield Api(client, container, a.json()["api_key"], b.json()["api_key"])
-    finally:
-        await container.close()
-
-
-@pytest.fixture
-async def api(
-    fresh_database: str, clock: TravelClock, embedder: SentenceTransformerEmbedder
-) -> AsyncIterator[Api]:
-    async for made in make_api(fresh_database, clock, embedder):
-        yield made
-
-
-def problem_of(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["detail"]
-    return body
 
 
 async def post_message(

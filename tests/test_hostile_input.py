@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from memory.embedder import SentenceTransformerEmbedder
 from memory.rls import owner_transaction
+from tests.api_harness import Api, make_api, problem_of
 from tests.conftest import TravelClock
-from tests.test_api_v1 import Api, make_api, problem_of
 
 
 @pytest.fixture

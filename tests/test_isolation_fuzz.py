@@ -1,10 +1,11 @@
 """Isolation fuzz over the API: three tenants with three users each, every user's tiers
 seeded with a marker word of their own; then every endpoint is called with every tenant's
-key for every user path and every session id of every other owner (about 1,350 requests),
+key for every user path and every session id of every other owner (about 1,900 requests),
 and with unknown, malformed and other tenants' keys.
 No answer may carry another owner's marker, every foreign session id is a 404, and no row
 is written into another owner's data."""
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ class World:
     container: Container
     keys: dict[str, str]
     sessions: dict[tuple[str, str], uuid.UUID]
+    message_ids: list[str]  # of every owner
 
 
 @pytest.fixture
@@ -54,11 +56,12 @@ async def world(
     container.recall._embedder = embedder
     container.worker._embedder = embedder
     app = create_app(container=container)
-    sessions = {}
+    sessions, message_ids = {}, []
     for tenant, user in itertools.product(TENANTS, USERS):
         scope, word, sid = Scope(tenant, user), marker(tenant, user), uuid.uuid4()
         sessions[(tenant, user)] = sid
         sent = await container.sessions.append(scope, sid, "user", f"My codeword is {word}.")
+        message_ids.append(str(sent.message.id))
         fact = await container.facts.insert(
             scope, "profile", f"Codeword {word}", source_message_ids=[sent.message.id]
         )
@@ -67,6 +70,9 @@ async def world(
             scope, sid, f"Talked about {word}", started_at=clock.now, ended_at=clock.now
         )
         await container.journal.append(scope, f"# Journal\n\nThe {word} story")
+        with contextlib.suppress(RuntimeError):  # a failed run whose error names the marker
+            async with container.ledger.run("extract", scope, sid):
+                raise RuntimeError(f"could not extract {word}")
     await container.worker.embed()
     admin = {"Authorization": f"Bearer {ADMIN}"}
     transport = httpx.ASGITransport(app=app)
@@ -79,14 +85,21 @@ async def world(
             for tenant in TENANTS:
                 made = await client.post("/v1/tenants", json={"id": tenant}, headers=admin)
                 keys[tenant] = made.json()["api_key"]
-            yield World(client, container, keys, sessions)
+            yield World(client, container, keys, sessions, message_ids)
     finally:
         await container.close()
 
 
-def user_requests(user: str) -> list[tuple[str, str, dict[str, object] | None]]:
+def user_requests(
+    user: str, message_ids: list[str]
+) -> list[tuple[str, str, dict[str, object] | None]]:
     base = f"/v1/users/{user}"
+    every_message = "&".join(f"id={i}" for i in message_ids)
     return [
+        ("get", "/v1/users", None),
+        ("get", f"{base}/sessions", None),
+        ("get", f"{base}/runs", None),
+        ("get", f"{base}/messages?{every_message}", None),
         ("post", f"{base}/recall", {"query": "what is my codeword?", "k": 20}),
         ("post", f"{base}/resume", {"message": "what was my codeword again?"}),
         ("get", f"{base}/facts", None),
@@ -99,6 +112,10 @@ def user_requests(user: str) -> list[tuple[str, str, dict[str, object] | None]]:
     ]
 
 
+def recall_request(user: str) -> tuple[str, dict[str, object]]:
+    return f"/v1/users/{user}/recall", {"query": "what is my codeword?", "k": 20}
+
+
 def session_requests(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, object]]]:
     path = f"/v1/users/{user}/sessions/{sid}"
     return [
@@ -107,6 +124,8 @@ def session_requests(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str
         ("post", f"{path}/complete-task", {}),
         ("post", f"{path}/open", {"device_id": "intruder"}),
         ("post", f"{path}/messages", {"role": "user", "content": "planted by an intruder"}),
+        ("get", f"{path}/messages", {}),
+        ("get", f"{path}/facts", {}),
     ]
 
 
@@ -118,19 +137,29 @@ async def call(world: World, tenant: str, method: str, path: str, body: object) 
     return response
 
 
+async def owner_sees_their_own(world: World, tenant: str, user: str) -> None:
+    """The endpoints answer something for the owner: an empty answer leaks nothing, but it
+    would prove nothing either."""
+    mine, sid = marker(tenant, user), str(world.sessions[(tenant, user)])
+    own = await call(world, tenant, "post", *recall_request(user))
+    assert mine in own.text
+    for method, path, _ in user_requests(user, world.message_ids)[1:4]:  # the read models
+        seen = (await call(world, tenant, method, path, None)).text
+        assert mine in seen or sid in seen, (path, seen)
+
+
 async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World) -> None:
     requests = 0
     owners = list(itertools.product(TENANTS, USERS))
     for tenant, user in itertools.product(TENANTS, USERS):
         others = [marker(t, u) for t, u in owners if (t, u) != (tenant, user)]
-        for method, path, body in user_requests(user):
+        for method, path, body in user_requests(user, world.message_ids):
             response = await call(world, tenant, method, path, body)
             requests += 1
             assert response.status_code < 500, (path, response.text[:300])
             leaked = [word for word in others if word in response.text]
             assert not leaked, (tenant, user, path, leaked)
-        own = await call(world, tenant, *user_requests(user)[0])
-        assert marker(tenant, user) in own.text, "the owner sees their own data"
+        await owner_sees_their_own(world, tenant, user)
         for owner, sid in world.sessions.items():
             if owner == (tenant, user):
                 continue
@@ -142,7 +171,7 @@ async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World)
     assert requests > 1_000
 
     for key in ("", "garbage", world.keys["north"] + "x", world.keys["north"][:-1]):
-        for method, path, body in user_requests("ana"):
+        for method, path, body in user_requests("ana", world.message_ids):
             headers = {"Authorization": f"Bearer {key}"}
             response = await world.client.request(method, path, json=body, headers=headers)
             assert response.status_code == 401, (key, path, response.text)

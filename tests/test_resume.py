@@ -135,6 +135,29 @@ async def test_three_hours_later_a_new_session_is_primed(app: Container) -> None
     assert "retries live in the queue" in text, "the open loop is carried over"
     assert f"session:{sid}" in text and "journal:v2" in text
     assert context.greeting is not None and "retries" in context.greeting
+    loops = next(b for b in context.blocks if b.title == "Open loops and follow-ups")
+    assert any(i.cite == f"session:{sid}" for i in loops.items), "the summary's own loops"
+
+
+async def test_a_session_not_yet_summarized_keeps_the_one_before_in_the_journal_block(
+    app: Container,
+) -> None:
+    """Found with the inspector: the journal's newest section was always dropped as "the
+    last session", even when the last session had not ended and the newest section was
+    the one before it."""
+    for _ in range(2):
+        await converse(app)
+        app.clock.advance(days=2)  # type: ignore[attr-defined]
+        await app.worker.tick()  # ended: summary and a journal version
+    newest = await app.journal.latest(ALICE)
+    assert newest is not None and newest.version == 2
+    await app.sessions.append(ALICE, uuid.uuid4(), "user", "Quick one: what's a good pasta?")
+    app.clock.advance(days=1)  # type: ignore[attr-defined]
+    context = await app.resumer.resume(ALICE)  # before the worker has ended that session
+    assert context.mode is Mode.PRIMED
+    journal = next(b for b in context.blocks if b.title == "Earlier, from the journal")
+    assert len(journal.items) == 2, "both ended sessions, each under the version's cite"
+    assert all(i.cite == "journal:v2" and "stripe" in i.text.lower() for i in journal.items)
 
 
 async def test_two_days_later_memories_are_recalled_by_topic_and_message(

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.rls import owner_transaction
-from tests.faults.conftest import Serve
+from tests.services import Serve
 
 CLIENTS = 20
 SESSIONS_PER_CLIENT = 50

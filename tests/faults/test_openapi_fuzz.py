@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
-from tests.faults.conftest import Service, new_tenant
+from tests.services import Service, new_tenant
 
 
 def test_no_operation_answers_with_a_5xx(tmp_path: Path) -> None:

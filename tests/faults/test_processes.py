@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.rls import owner_transaction
-from tests.faults.conftest import Proxy, Serve, via_proxy
+from tests.faults.conftest import Proxy, via_proxy
+from tests.services import Serve
 
 CLIENTS = 4
 MESSAGES_PER_CLIENT = 25

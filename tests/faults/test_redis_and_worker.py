@@ -22,7 +22,7 @@ from memory.domain import Scope
 from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.container import build_container
-from tests.faults.conftest import Serve, free_port
+from tests.services import Serve, free_port
 
 MESSAGES = 40
 
