@@ -114,3 +114,14 @@ async def test_an_unknown_session_is_a_404(api: Api) -> None:
 async def test_resume_reports_its_token_budget(api: Api) -> None:
     body = (await api.client.post("/v1/users/alice/resume", json={}, headers=api.as_a())).json()
     assert body["budget_tokens"] == 1500 and 0 < body["tokens"] <= 1500
+
+
+async def test_the_inspector_is_served_without_a_key(api: Api) -> None:
+    """The page itself holds no data (every read it makes needs the tenant's key)."""
+    moved = await api.client.get("/ui")
+    assert moved.status_code in (307, 308) and moved.headers["location"].endswith("/ui/")
+    page = await api.client.get("/ui/")
+    assert page.status_code == 200 and "memstrata inspector" in page.text
+    script = await api.client.get("/ui/inspector.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    problem_of(await api.client.get("/v1/users"), 401)

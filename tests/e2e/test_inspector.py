@@ -157,7 +157,7 @@ async def test_every_view_of_a_seeded_user(
     assert errors == []
 
 
-async def test_another_tenants_key_sees_nothing(
+async def test_another_tenants_key_sees_nothing_and_forget_empties_the_user(
     serve: Serve, fresh_database: str, browser: Browser
 ) -> None:
     service, key = await serve(fresh_database)
@@ -176,3 +176,16 @@ async def test_another_tenants_key_sees_nothing(
 
     await sign_in(page, service, "ms_not-a-key")
     await expect(page.locator("#error")).to_contain_text("401")
+
+    # The one write: the owner forgets alice, after saying yes to the confirmation.
+    await sign_in(page, service, key)
+    await page.click("#tabs button[data-view=timeline]")
+    await expect(page.locator("#sessions li.session")).to_have_count(3)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#forget")
+    await expect(page.locator("#sessions li.empty")).to_have_text("No sessions.")
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        facts = await client.get(
+            "/v1/users/alice/facts", headers={"Authorization": f"Bearer {key}"}
+        )
+    assert facts.json() == []
