@@ -71,6 +71,11 @@ async function open(event) {
     $("#forget").disabled = false;
     await show(currentView());
   } catch (error) {
+    // A refused key shows nothing of what an earlier key could read.
+    $("#tabs").hidden = true;
+    $("#forget").disabled = true;
+    for (const name of Object.keys(views)) $(`#${name}`).hidden = true;
+    $("#intro").hidden = false;
     showError(error.message);
   }
 }

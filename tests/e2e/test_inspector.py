@@ -176,6 +176,8 @@ async def test_another_tenants_key_sees_nothing_and_forget_empties_the_user(
 
     await sign_in(page, service, "ms_not-a-key")
     await expect(page.locator("#error")).to_contain_text("401")
+    await expect(page.locator("#tabs")).to_be_hidden()
+    await expect(page.locator("#resume")).to_be_hidden()
 
     # The one write: the owner forgets alice, after saying yes to the confirmation.
     await sign_in(page, service, key)
