@@ -84,6 +84,13 @@ def parse_uuids(values: object, field: str) -> list[uuid.UUID]:
     return [parse_uuid(v, field) for v in values]
 
 
+def limit(value: object, maximum: int, field: str = "limit") -> int:
+    """A page size: an integer from 1 to `maximum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidInput(field, f"must be between 1 and {maximum}")
+    return value
+
+
 def aware(value: object, field: str) -> datetime:
     """A timezone-aware datetime; a naive one is ambiguous and refused."""
     if not isinstance(value, datetime):

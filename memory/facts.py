@@ -17,7 +17,7 @@ from memory.domain import Clock, FactKind, Scope
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.records import Fact
 from memory.rls import transaction
-from memory.sql import scope_params, vector_literal
+from memory.sql import SESSION_EXISTS, scope_params, vector_literal
 from memory.users import ensure_user
 
 _SCOPED = "f.tenant_id = :tenant_id AND f.user_id = :user_id"
@@ -62,10 +62,6 @@ _FROM_SESSION = text(
     _SELECT + " AND EXISTS (SELECT 1 FROM fact_sources s WHERE s.tenant_id = f.tenant_id"
     " AND s.user_id = f.user_id AND s.fact_id = f.id AND s.session_id = :session_id)"
     " ORDER BY f.valid_from, f.id"
-)
-_SESSION_EXISTS = text(
-    "SELECT 1 FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id"
-    " AND id = :session_id"
 )
 _CURRENT_ABOUT = text(
     _SELECT + " AND f.attribute = :attribute AND f.valid_to IS NULL ORDER BY f.valid_from DESC"
@@ -263,8 +259,7 @@ class FactStore:
         limit: int = 100,
     ) -> list[Fact]:
         """Current facts, newest first; or those valid at `as_of`; or all of them."""
-        if not 1 <= limit <= _MAX_LIST:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
+        domain.limit(limit, _MAX_LIST)
         params: dict[str, Any] = {**scope_params(scope), "limit": limit}
         if kinds is not None:
             params["kinds"] = [domain.fact_kind(k).value for k in kinds]
@@ -297,7 +292,7 @@ class FactStore:
         params = {**scope_params(scope), "session_id": domain.parse_uuid(session_id, "session_id")}
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_FROM_SESSION, params)).mappings().all()
-            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+            if not rows and await conn.scalar(SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
         return [_fact(scope, row) for row in rows]
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory import domain
 from memory.domain import Scope
-from memory.errors import InvalidInput
 from memory.rls import TenantWide, transaction
 from memory.sql import scope_params
 
@@ -63,15 +63,9 @@ ORDER BY max(s.last_active_at) DESC NULLS LAST, u.id LIMIT :limit
 """)
 
 
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_LIST}")
-    return limit
-
-
 async def sessions(engine: AsyncEngine, scope: Scope, limit: int = 200) -> list[SessionOverview]:
     """The user's sessions, most recently active first."""
-    params = {**scope_params(scope), "limit": _limit(limit)}
+    params = {**scope_params(scope), "limit": domain.limit(limit, MAX_LIST)}
     async with transaction(engine, scope) as conn:
         rows = (await conn.execute(_SESSIONS, params)).mappings().all()
     return [
@@ -93,7 +87,7 @@ async def sessions(engine: AsyncEngine, scope: Scope, limit: int = 200) -> list[
 async def users(engine: AsyncEngine, tenant_id: str, limit: int = 200) -> list[UserOverview]:
     """The tenant's users, most recently active first (every user of the tenant: this is
     the one tenant-wide read, bound to the tenant by row-level security too)."""
-    params = {"tenant_id": tenant_id, "limit": _limit(limit)}
+    params = {"tenant_id": tenant_id, "limit": domain.limit(limit, MAX_LIST)}
     async with transaction(engine, TenantWide(tenant_id)) as conn:
         rows = (await conn.execute(_USERS, params)).mappings().all()
     return [

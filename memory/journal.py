@@ -100,8 +100,7 @@ class JournalStore:
 
     async def versions(self, scope: Scope, *, limit: int = 50) -> list[JournalEntry]:
         """Every kept version, newest first."""
-        if not 1 <= limit <= _MAX_LIST:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
+        domain.limit(limit, _MAX_LIST)
         async with transaction(self._engine, scope) as conn:
             rows = await conn.execute(_VERSIONS, {**scope_params(scope), "limit": limit})
             return [_entry(scope, row) for row in rows.mappings().all()]

@@ -159,8 +159,7 @@ class KnowledgeStore:
     async def list_knowledge(
         self, scope: Scope, *, include_retired: bool = False, limit: int = 100
     ) -> list[Knowledge]:
-        if not 1 <= limit <= _MAX_LIST:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
+        domain.limit(limit, _MAX_LIST)
         sql = _LIST_ALL if include_retired else _LIST_ACTIVE
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(sql, {**scope_params(scope), "limit": limit})).mappings()

@@ -119,8 +119,7 @@ class SummaryStore:
 
     async def latest(self, scope: Scope, *, limit: int = 5) -> list[SessionSummary]:
         """The most recently ended sessions' summaries, newest first."""
-        if not 1 <= limit <= _MAX_LIST:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_LIST}")
+        domain.limit(limit, _MAX_LIST)
         async with transaction(self._engine, scope) as conn:
             rows = await conn.execute(_LATEST, {**scope_params(scope), "limit": limit})
             return [_summary(scope, row) for row in rows.mappings().all()]

@@ -22,7 +22,7 @@ from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from memory.records import Message
 from memory.rls import bind, transaction
-from memory.sql import scope_params
+from memory.sql import SESSION_EXISTS, scope_params
 from memory.users import ensure_user
 
 _COLUMNS = (
@@ -77,7 +77,6 @@ WHERE {_SCOPED} AND session_id = :session_id AND seq > :after_seq
 ORDER BY seq LIMIT :limit
 """)
 
-_SESSION_EXISTS = text(f"SELECT 1 FROM sessions WHERE {_SCOPED} AND id = :session_id")
 
 _ARCHIVE = text(f"""
 UPDATE messages SET archived_at = :at
@@ -242,8 +241,7 @@ class TranscriptStore:
         before_seq: int | None = None,
     ) -> list[Message]:
         """The last `limit` messages of a session (before `before_seq`), oldest first."""
-        if not 1 <= limit <= _MAX_WINDOW:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_WINDOW}")
+        domain.limit(limit, _MAX_WINDOW)
         params = {
             **scope_params(scope),
             "session_id": domain.parse_uuid(session_id, "session_id"),
@@ -252,7 +250,7 @@ class TranscriptStore:
         }
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_WINDOW, params)).mappings().all()
-            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+            if not rows and await conn.scalar(SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
         return [_message(scope, row, self._cipher) for row in rows]
 
@@ -260,8 +258,7 @@ class TranscriptStore:
         self, scope: Scope, session_id: uuid.UUID | str, after_seq: int, *, limit: int = 100
     ) -> list[Message]:
         """The session's messages after `after_seq`, oldest first (reading forward)."""
-        if not 1 <= limit <= _MAX_WINDOW:
-            raise InvalidInput("limit", f"must be between 1 and {_MAX_WINDOW}")
+        domain.limit(limit, _MAX_WINDOW)
         params = {
             **scope_params(scope),
             "session_id": domain.parse_uuid(session_id, "session_id"),
@@ -270,7 +267,7 @@ class TranscriptStore:
         }
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_AFTER, params)).mappings().all()
-            if not rows and await conn.scalar(_SESSION_EXISTS, params) is None:
+            if not rows and await conn.scalar(SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
         return [_message(scope, row, self._cipher) for row in rows]
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory import domain
 from memory.domain import Clock, Scope
-from memory.errors import InvalidInput
 from memory.llm import Usage
 from memory.rls import SYSTEM, transaction
 from memory.sql import scope_params
@@ -75,8 +75,7 @@ class Ledger:
 
     async def recent(self, scope: Scope, limit: int = 50) -> list[dict[str, Any]]:
         """The user's latest runs, newest first, as JSON-ready rows."""
-        if not 1 <= limit <= MAX_RECENT:
-            raise InvalidInput("limit", f"must be between 1 and {MAX_RECENT}")
+        domain.limit(limit, MAX_RECENT)
         params = {**scope_params(scope), "limit": limit}
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_RECENT, params)).mappings().all()

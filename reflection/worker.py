@@ -130,7 +130,7 @@ class Worker:
         self._clock = clock
         self._settings = settings
         self._lifecycle = lifecycle
-        self._ledger = Ledger(engine, clock)
+        self.ledger = Ledger(engine, clock)
 
     # --- one pass of everything, as the scheduler and the tests run it ----------------
 
@@ -179,7 +179,7 @@ class Worker:
                 batch = await self._s.transcripts.after(
                     scope, sid, row.extracted_seq, limit=self._settings.extract_batch_messages
                 )
-                async with self._ledger.run("extract", scope, sid) as run:
+                async with self.ledger.run("extract", scope, sid) as run:
                     await self._extract_batch(scope, batch, run)
                 params = {
                     "tenant_id": scope.tenant_id,
@@ -262,7 +262,7 @@ class Worker:
             row = await self._session_row(scope, sid)
             if not held or row is None or row.status != "hard_expired":
                 return False
-            async with self._ledger.run("end_session", scope, sid) as run:
+            async with self.ledger.run("end_session", scope, sid) as run:
                 run.prompt_version = "digest-rules"
                 await self._summarize_and_journal(scope, sid)
                 await self._s.transcripts.archive(scope, sid)
@@ -325,7 +325,7 @@ class Worker:
         async with claim(self._engine, f"reflect:{scope.tenant_id}:{scope.user_id}") as held:
             if not held:
                 return False
-            async with self._ledger.run("reflect", scope) as run:
+            async with self.ledger.run("reflect", scope) as run:
                 facts = await self._s.facts.list_facts(scope, limit=1000)
                 drafts = await self._drafts(facts, run)
                 existing = await self._s.knowledge.list_knowledge(scope, limit=1000)
@@ -362,14 +362,14 @@ class Worker:
         active key (nothing to do while encryption is off)."""
         if not self._s.cipher.enabled:
             return 0
-        async with self._ledger.run("reseal") as run:
+        async with self.ledger.run("reseal") as run:
             count = await reseal_batch(self._engine, self._s.cipher)
             run.status = "ok"
         return count
 
     async def retention(self) -> int:
         params = {"now": self._clock(), "retention_s": self._lifecycle.retention_s}
-        async with self._ledger.run("retention") as run:
+        async with self.ledger.run("retention") as run:
             async with transaction(self._engine, SYSTEM) as conn:
                 deleted = (await conn.execute(_RETENTION, params)).rowcount
             run.status = "ok"

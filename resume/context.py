@@ -5,7 +5,7 @@ every line citing where it came from."""
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from memory.domain import Clock, FactKind, Scope, Tier
@@ -125,7 +125,9 @@ class Resumer:
         budget = budget_tokens or policy.budget_tokens
         turns = [Turn(m.role.value, m.content) for m in context.restored]
         messages = render(_header(context, decided, now), blocks, turns, budget)
-        return _with_messages(context, messages, budget)
+        return replace(
+            context, messages=messages, tokens=message_tokens(messages), budget_tokens=budget
+        )
 
     async def _gather(
         self,
@@ -292,16 +294,3 @@ def _header(context: ResumptionContext, decided: Plan, now: datetime) -> str:
     if context.greeting:
         lines.append(f'Suggested greeting: "{context.greeting}"')
     return "\n".join(lines)
-
-
-def _with_messages(
-    context: ResumptionContext, messages: list[dict[str, str]], budget: int
-) -> ResumptionContext:
-    return ResumptionContext(
-        **{
-            **{name: getattr(context, name) for name in context.__dataclass_fields__},
-            "messages": messages,
-            "tokens": message_tokens(messages),
-            "budget_tokens": budget,
-        }
-    )

@@ -147,6 +147,6 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         worker=worker,
         resumer=resumer,
         api_keys=ApiKeyStore(engine, clock),
-        ledger=Ledger(engine, clock),
+        ledger=worker.ledger,
         cipher=cipher,
     )

@@ -2,7 +2,6 @@
 // Every text from the API goes in through textContent, never as HTML.
 
 const $ = (selector) => document.querySelector(selector);
-const DAY_MS = 86_400_000;
 const HORIZON_HOURS = 90 * 24; // the resume slider reaches 90 days ahead
 
 const state = { key: sessionStorage.getItem("memstrata.key") || "", user: "", facts: new Map() };
