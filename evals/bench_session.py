@@ -89,7 +89,6 @@ async def run(label: str, url: str, store_for: str, args: argparse.Namespace) ->
         store,
         TenantStore(engine, LifecycleSettings(), 10),
         system_clock,
-        LifecycleSettings(),
         SessionSettings(),
     )
     targets = [(Scope("bench", f"{label}-u{i}"), uuid.uuid4()) for i in range(args.sessions)]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.domain import Clock, external_id
 from memory.errors import NotFound
+from memory.rls import unscoped_transaction
 
 _PREFIX = "ms_"
 _ENSURE_TENANT = text(
@@ -52,7 +53,7 @@ class ApiKeyStore:
             "name": name[:200] or "default",
             "hash": digest(key),
         }
-        async with self._engine.begin() as conn:
+        async with unscoped_transaction(self._engine) as conn:
             await conn.execute(_ENSURE_TENANT, params)
             await conn.execute(_INSERT, params)
         return NewKey(key_id, tenant_id, key)
@@ -61,12 +62,12 @@ class ApiKeyStore:
         """The tenant a presented key belongs to, or None for an unknown or revoked key."""
         if not key.startswith(_PREFIX) or len(key) > 200:
             return None
-        async with self._engine.connect() as conn:
+        async with unscoped_transaction(self._engine) as conn:
             tenant = await conn.scalar(_RESOLVE, {"hash": digest(key)})
         return None if tenant is None else str(tenant)
 
     async def revoke(self, tenant_id: str, key_id: uuid.UUID) -> None:
         params = {"tenant_id": tenant_id, "id": key_id, "at": self._clock()}
-        async with self._engine.begin() as conn:
+        async with unscoped_transaction(self._engine) as conn:
             if (await conn.execute(_REVOKE, params)).rowcount == 0:
                 raise NotFound(f"api key {key_id} not found")

@@ -31,6 +31,8 @@ class Database:
     embedded: EmbeddedPostgres | None = None
 
     async def close(self) -> None:
+        if self.embedded is not None:  # so that nothing starts it again while we let go
+            await asyncio.to_thread(self.embedded.stop_supervising)
         await self.engine.dispose()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.release)
@@ -72,7 +74,8 @@ async def ensure_vector_extension(engine: AsyncEngine) -> None:
 
 
 async def open_database(settings: Settings) -> Database:
-    """Connect to `settings.database_url`, or start/reuse the embedded Postgres."""
+    """Connect to `settings.database_url`, or start/reuse the embedded Postgres and keep it
+    running (a supervisor thread starts it again when it dies, until `close()`)."""
     embedded: EmbeddedPostgres | None = None
     url = settings.database_url
     if url is None:
@@ -80,6 +83,9 @@ async def open_database(settings: Settings) -> Database:
         await asyncio.to_thread(embedded.ensure_database)
         url = embedded.url()
     database = Database(make_engine(url, settings.db_pool_size), embedded)
+    if embedded is not None:
+        embedded.follow(database.engine)
+        embedded.supervise()
     try:
         await ensure_vector_extension(database.engine)
     except BaseException:

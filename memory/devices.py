@@ -1,8 +1,10 @@
 """Cross-device continuity: at most one active device per user. A write that names its
 device checks, inside its own transaction and under a per-user advisory lock, that no other
-device of the user was active within the soft-expiry window — unless it takes over."""
+device holds the user (was the last to be active within the soft-expiry window) — unless it
+takes over, after which it holds the user itself."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -15,36 +17,34 @@ _LOCK_USER = text(
     "SELECT pg_advisory_xact_lock(hashtextextended(:tenant_id || '/' || :user_id, 7))"
 )
 
-# The user's most recently active session on another device, within the soft window
-# (the tenant's override, else the service default). `status = 'active'` leaves out
-# sessions the sweep already expired.
-_OTHER_DEVICE = text("""
+# The device that holds the user: the device of the user's most recently active session
+# that names one, if that session is still active within the soft window. A takeover
+# makes the taking device's session the most recent, so it holds from then on — its next
+# turns need no flag, and the device it took over from is the one refused.
+_HOLDER = text("""
 SELECT id, device_id FROM sessions
-WHERE tenant_id = :tenant_id AND user_id = :user_id
-  AND device_id IS NOT NULL AND device_id <> :device_id AND status = 'active'
-  AND last_active_at > CAST(:at AS timestamptz) - make_interval(secs => coalesce(
-        (SELECT (lifecycle ->> 'soft_expiry_s')::int FROM tenants WHERE id = :tenant_id),
-        :default_soft_expiry_s))
-ORDER BY last_active_at DESC LIMIT 1
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND device_id IS NOT NULL
+  AND status = 'active' AND last_active_at > :active_since
+ORDER BY last_active_at DESC, id LIMIT 1
 """)
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceGuard:
     """The device a write comes from, whether it takes over from another active device,
-    and the service's default soft-expiry window."""
+    and the user's soft-expiry window (the tenant's, resolved by the caller)."""
 
     id: str
     takeover: bool
-    default_soft_expiry_s: int
+    soft_expiry_s: int
 
     async def check(self, conn: AsyncConnection, params: dict[str, Any]) -> None:
         """Within the caller's transaction: lock the user, then refuse if another device
-        is active. `params` carries tenant_id, user_id, device_id and at."""
+        holds the user. `params` carries tenant_id, user_id, device_id and at."""
         await conn.execute(_LOCK_USER, params)
         if self.takeover:
             return
-        guard = {**params, "default_soft_expiry_s": self.default_soft_expiry_s}
-        other = (await conn.execute(_OTHER_DEVICE, guard)).first()
-        if other is not None:
-            raise OtherDeviceActive(other.device_id, other.id)
+        since = {**params, "active_since": params["at"] - timedelta(seconds=self.soft_expiry_s)}
+        holder = (await conn.execute(_HOLDER, since)).first()
+        if holder is not None and holder.device_id != params["device_id"]:
+            raise OtherDeviceActive(holder.device_id, holder.id)

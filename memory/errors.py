@@ -4,8 +4,11 @@ boundary; the HTTP layer maps them to problem+json in one place.
     MemstrataError
     ├── InvalidInput            bad content, role, id, time or argument   (422)
     ├── NotFound                no such record in this scope             (404)
+    ├── Forgotten               the user was forgotten while a job ran for them (the job
+    │                           stops; never reaches an API caller)
     ├── Conflict                a concurrent or contradictory write       (409)
     │   ├── IdempotencyMismatch a key reused for a different message      (409)
+    │   ├── ConstraintViolation a write the database's constraints refused (409)
     │   └── OtherDeviceActive   another device holds the user's active session (409)
     ├── ConfigurationError      the deployment cannot work as configured  (500 at start-up)
     ├── BackendUnavailable      Postgres, Redis or a model endpoint down  (503)
@@ -38,8 +41,20 @@ class NotFound(MemstrataError):
     code = "not_found"
 
 
+class Forgotten(MemstrataError):
+    """The user a background job works for was forgotten while it ran: the job must stop
+    and write nothing more."""
+
+    code = "forgotten"
+
+
 class Conflict(MemstrataError):
     code = "conflict"
+
+
+class ConstraintViolation(Conflict):
+    """A write the database's constraints refused (a key taken concurrently, a parent row
+    deleted meanwhile); stores that expect one turn it into what it means for them."""
 
 
 class IdempotencyMismatch(Conflict):

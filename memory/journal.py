@@ -5,12 +5,11 @@ if someone else wrote in between."""
 import uuid
 
 from sqlalchemy import RowMapping, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
 from memory.domain import Clock, Scope
-from memory.errors import Conflict, InvalidInput, NotFound
+from memory.errors import Conflict, ConstraintViolation, InvalidInput, NotFound
 from memory.records import JournalEntry
 from memory.rls import transaction
 from memory.sql import scope_params
@@ -82,7 +81,7 @@ class JournalStore:
                     raise Conflict(f"journal is at version {latest}, not {expected_version}")
                 row = (await conn.execute(_INSERT, {**params, "version": latest + 1})).mappings()
                 return _entry(scope, row.one())
-        except IntegrityError as exc:  # a concurrent writer took this version number
+        except ConstraintViolation as exc:  # a concurrent writer took this version number
             raise Conflict("the journal was written concurrently; read it again") from exc
 
     async def latest(self, scope: Scope) -> JournalEntry | None:

@@ -12,17 +12,36 @@ find due work across tenants, then act on each user in that user's scope).
 
 Superusers and BYPASSRLS roles are exempt from policies, so a login with either attribute
 is switched to the unprivileged role `APP_ROLE` on connect; migrations step back to the
-login role for their own transaction (`owner_transaction`)."""
+login role for their own transaction (`owner_transaction`).
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+Every transaction of the service passes through here, so this is also where driver errors
+become domain errors (`translated`): bad data is `InvalidInput`, an unreachable or
+overloaded database `BackendUnavailable`, a violated constraint `ConstraintViolation` — for the API,
+the worker, the CLI and the MCP server alike.
+
+A background job that acts for one user holds a `lease` on that user: inside it, every
+transaction of that scope first checks (and share-locks) the user row of the incarnation
+the job started with, so a forget that commits while the job runs makes the job's next
+write fail with `Forgotten` instead of re-creating the user."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.domain import Scope
+from memory.errors import (
+    BackendUnavailable,
+    ConstraintViolation,
+    Forgotten,
+    InvalidInput,
+    MemstrataError,
+)
 
 APP_ROLE: Final = "memstrata_app"
 ALL_USERS: Final = "*"  # cannot be a user id: those start with a letter or digit
@@ -60,27 +79,126 @@ def _variables(access: Access) -> dict[str, str]:
     return {"system": "on", "tenant_id": "", "user_id": ""}
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A job's hold on one user: the incarnation of the user row it started with."""
+
+    scope: Scope
+    incarnation: uuid.UUID
+
+
+_LEASE: ContextVar[Lease | None] = ContextVar("memstrata_lease", default=None)
+_INCARNATION = text("SELECT incarnation FROM users WHERE tenant_id = :tenant_id AND id = :user_id")
+# KEY SHARE: a concurrent forget (DELETE of the user row) waits for this transaction, and
+# this transaction waits for a forget in flight, then finds the row gone.
+_HELD = text(
+    "SELECT 1 FROM users WHERE tenant_id = :tenant_id AND id = :user_id "
+    "AND incarnation = :incarnation FOR KEY SHARE"
+)
+
+
 async def bind(conn: AsyncConnection, access: Access) -> None:
-    """Name who the current transaction acts for (it begins one if none is open)."""
+    """Name who the current transaction acts for (it begins one if none is open); inside a
+    `lease` on this scope, also check that the user is still the one the job started with."""
     await conn.execute(_BIND, _variables(access))
+    lease = _LEASE.get()
+    if lease is not None and isinstance(access, Scope) and lease.scope == access:
+        params = {**_variables(access), "incarnation": lease.incarnation}
+        if await conn.scalar(_HELD, params) is None:
+            raise Forgotten(f"{access.tenant_id}/{access.user_id} was forgotten during the job")
+
+
+@asynccontextmanager
+async def lease(engine: AsyncEngine, scope: Scope) -> AsyncIterator[bool]:
+    """Hold the user for a job: yields False if the user does not exist (nothing to do);
+    inside, any transaction of `scope` raises `Forgotten` once the user is forgotten."""
+    async with transaction(engine, scope) as conn:
+        incarnation = await conn.scalar(_INCARNATION, _variables(scope))
+    if incarnation is None:
+        yield False
+        return
+    token = _LEASE.set(Lease(scope, incarnation))
+    try:
+        yield True
+    finally:
+        _LEASE.reset(token)
+
+
+# SQLSTATE classes: https://www.postgresql.org/docs/current/errcodes-appendix.html
+_UNAVAILABLE_STATES = ("08", "53", "57P", "40")  # connection, resources, shutdown, retryable
+_BAD_CHARACTER = ("22P05", "22021")
+
+
+def domain_error(error: BaseException) -> MemstrataError | None:
+    """The domain error a driver error means, or None for one that is a bug of ours."""
+    if isinstance(error, exc.DBAPIError):
+        state = str(getattr(error.orig, "sqlstate", None) or "")
+        if error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        ):
+            return BackendUnavailable(f"database unreachable ({state or 'connection lost'})")
+        if state.startswith(_UNAVAILABLE_STATES):
+            return BackendUnavailable(f"database busy or unavailable ({state}); retry")
+        if state in _BAD_CHARACTER:
+            return InvalidInput("input", "text must not contain NUL characters")
+        if state.startswith("22"):
+            return InvalidInput("input", f"a value the database cannot store ({state})")
+        if state.startswith("23"):
+            return ConstraintViolation(f"the write conflicts with stored data ({state})")
+        return None
+    if isinstance(error, ConnectionError | OSError | TimeoutError):
+        return BackendUnavailable(f"database unreachable ({type(error).__name__})")
+    return None
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Raise driver errors as the domain errors they mean (see `domain_error`)."""
+    try:
+        yield
+    except (exc.DBAPIError, OSError, TimeoutError) as error:
+        mapped = domain_error(error)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+@asynccontextmanager
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose driver errors come out as domain errors; the caller begins and
+    binds its own transactions (for the few that manage them by hand)."""
+    with translated():
+        async with engine.connect() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def unscoped_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction on the tables no policy covers (tenants and their API keys): nothing to
+    bind, errors translated like every other transaction."""
+    with translated():
+        async with engine.begin() as conn:
+            yield conn
 
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine, access: Access) -> AsyncIterator[AsyncConnection]:
     """A transaction that sees and writes only the rows of `access`; commits on success."""
-    async with engine.begin() as conn:
-        await bind(conn, access)
-        yield conn
+    with translated():
+        async with engine.begin() as conn:
+            await bind(conn, access)
+            yield conn
 
 
 @asynccontextmanager
 async def owner_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction as the login role itself, for migrations and DDL: it may create
     extensions and tables, and it sees every row."""
-    async with engine.begin() as conn:
-        await conn.execute(text("SET LOCAL ROLE NONE"))
-        await bind(conn, SYSTEM)
-        yield conn
+    with translated():
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL ROLE NONE"))
+            await bind(conn, SYSTEM)
+            yield conn
 
 
 _PRIVILEGED = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"

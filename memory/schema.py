@@ -128,21 +128,28 @@ class User(SQLModel, table=True):
     tenant_id: str = _text(primary_key=True)
     id: str = _text(primary_key=True)
     created_at: datetime = _ts(default_now=True)
+    # New each time the user is created: a job that read it before a forget cannot write
+    # into the user who comes back afterwards (see `memory.rls.lease`).
+    incarnation: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        sa_column_kwargs={"server_default": text("gen_random_uuid()")},
+    )
 
 
 class Session(SQLModel, table=True):
     __tablename__ = "sessions"
     __table_args__ = (
         _user_fk("sessions"),
-        UniqueConstraint("tenant_id", "user_id", "id", name="uq_sessions_scope_id"),
         Index("ix_sessions_scope_last_active", "tenant_id", "user_id", "last_active_at"),
         Index("ix_sessions_status_last_active", "status", "last_active_at"),
         CheckConstraint(f"status IN {SESSION_STATUSES}", name="ck_sessions_status"),
     )
 
+    # Session ids are chosen by clients and belong to their user: two users (of one tenant
+    # or two) may use the same id without ever seeing each other's session.
+    tenant_id: str = _text(primary_key=True)
+    user_id: str = _text(primary_key=True)
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
     last_seq: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     started_at: datetime = _ts()
     last_active_at: datetime = _ts()
@@ -158,6 +165,8 @@ class Session(SQLModel, table=True):
     )
     # Bumped by every change of the session's state; optimistic concurrency compares it.
     version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    # Why the session ended when it was not idleness, e.g. "corrupt_state".
+    ended_reason: str | None = _text(default=None, nullable=True)
 
 
 class MessageRow(SQLModel, table=True):
@@ -395,9 +404,9 @@ class SessionCacheRow(SQLModel, table=True):
         Index("ix_session_cache_expires", "expires_at"),
     )
 
+    tenant_id: str = _text(primary_key=True)
+    user_id: str = _text(primary_key=True)
     session_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
     version: int
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     expires_at: datetime = _ts()

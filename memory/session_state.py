@@ -16,6 +16,12 @@ from memory.errors import CorruptState
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE_BYTES = 100 * 1024
+# No state inflates past this, while a few KB of zstd can declare or hold gigabytes. The
+# largest window a tenant may set (500) of messages at the default `max_content_chars`
+# (32,000), all 4-byte UTF-8, is 64,000,000 bytes; the defaults make ~1 MB. A state over
+# it is never trusted from the cache: it is rebuilt from Postgres each time it is read.
+MAX_STATE_BYTES = 64 * 1024 * 1024
+_INFLATE_CHUNK_BYTES = 1024 * 1024
 _PLAIN, _ZSTD, _SEALED = b"J", b"Z", b"E"
 
 Status = Literal["active", "soft_expired", "hard_expired", "archived"]
@@ -82,6 +88,9 @@ class SessionState(_Frozen):
     started_at: datetime
     last_active_at: datetime
     version: int = Field(ge=0)
+    # Why the session ended when it was not idleness: "corrupt_state" (its stored state
+    # could not be read; the user continues in a new session).
+    ended_reason: str | None = None
 
     @property
     def scope(self) -> Scope:
@@ -116,6 +125,29 @@ def _unsealed(payload: bytes, cipher: Cipher, scope: Scope, session_id: uuid.UUI
         raise CorruptState(f"session entry sealed with unknown key {key_id!r}") from exc
 
 
+def _inflated(body: bytes) -> bytes:
+    """The content of the zstd frame in `body`, never more than `MAX_STATE_BYTES` of it: a
+    frame that declares more is refused before anything is allocated, one that declares its
+    size is decompressed into exactly that much, and one that does not is read in chunks
+    until it passes the bound. The window is bounded too, as no frame within the bound
+    needs a larger one."""
+    declared = zstandard.frame_content_size(body)
+    if declared > MAX_STATE_BYTES:
+        raise CorruptState(f"session entry inflates to {declared} bytes, over {MAX_STATE_BYTES}")
+    decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_STATE_BYTES)
+    if declared >= 0:
+        return decompressor.decompress(body, allow_extra_data=False)
+    chunks: list[bytes] = []
+    size = 0
+    with decompressor.stream_reader(body) as reader:
+        while chunk := reader.read(_INFLATE_CHUNK_BYTES):
+            size += len(chunk)
+            if size > MAX_STATE_BYTES:
+                raise CorruptState(f"session entry inflates past {MAX_STATE_BYTES} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def decode(
     payload: bytes,
     cipher: Cipher = DISABLED,
@@ -131,11 +163,11 @@ def decode(
     kind, body = payload[:1], payload[1:]
     try:
         if kind == _ZSTD:
-            body = zstandard.ZstdDecompressor().decompress(body)
+            body = _inflated(body)
         elif kind != _PLAIN:
             raise CorruptState(f"unknown encoding tag {kind!r}")
         data = json.loads(body)
-    except (zstandard.ZstdError, ValueError) as exc:
+    except (zstandard.ZstdError, ValueError, RecursionError) as exc:  # nesting too deep
         raise CorruptState(f"undecodable session entry: {exc}") from exc
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         found = data.get("schema_version") if isinstance(data, dict) else None

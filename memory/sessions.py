@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ from memory.requests import request_id
 from memory.rls import SYSTEM, transaction
 from memory.session_state import Context, Flow, RunTotals, SessionState, WindowMessage
 from memory.session_store import SessionStore
-from memory.settings import LifecycleSettings, SessionSettings
+from memory.settings import SessionSettings
 from memory.sql import scope_params
 from memory.tenants import TenantStore
 from memory.transcripts import Appended, TranscriptStore
@@ -46,6 +46,7 @@ _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id"
 # One statement, so the row and the window come from one snapshot.
 _ASSEMBLE = text(f"""
 SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.version,
+       s.ended_reason, statement_timestamp() AS read_at,
        (SELECT count(*) FROM messages m
         WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
           AND m.role = 'user') AS turn_count,
@@ -59,7 +60,15 @@ _VERSION = text(f"SELECT version FROM sessions WHERE {_SCOPED}")
 _LOCK_CONTEXT = text(f"SELECT context, version FROM sessions WHERE {_SCOPED} FOR UPDATE")
 _WRITE_CONTEXT = text(f"""
 UPDATE sessions SET context = CAST(:context AS jsonb), version = version + 1
-WHERE {_SCOPED} RETURNING version
+WHERE {_SCOPED} RETURNING version, statement_timestamp() AS read_at
+""")
+# A durable context that cannot be read ends its session: the transcript is intact (the
+# worker summarizes and archives it as usual), the user continues in a new session.
+_END_CORRUPT = text(f"""
+UPDATE sessions SET context = '{{}}'::jsonb, ended_reason = 'corrupt_state',
+    status = CASE WHEN status IN ('active', 'soft_expired') THEN 'hard_expired' ELSE status END,
+    version = version + 1
+WHERE {_SCOPED}
 """)
 _OPEN = text("""
 INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
@@ -69,7 +78,7 @@ ON CONFLICT DO NOTHING
 _MOVE_TO_DEVICE = text(f"""
 UPDATE sessions SET device_id = :device_id, last_active_at = greatest(last_active_at, :at),
                     status = 'active', version = version + 1
-WHERE {_SCOPED} AND status IN ('active', 'soft_expired')
+WHERE {_SCOPED} AND status IN ('active', 'soft_expired') AND last_active_at > :idle_since
 RETURNING version
 """)
 _LATEST_SESSION = text("""
@@ -77,26 +86,27 @@ SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id
 ORDER BY last_active_at DESC LIMIT 1
 """)
 
-# Durable statuses by idle time, with each tenant's windows; bumping `version` makes every
-# cached copy stale. SKIP LOCKED lets several workers sweep at once.
+# Durable statuses by idle time, for one tenant with its resolved windows; bumping
+# `version` makes every cached copy stale. SKIP LOCKED lets several workers sweep at once.
 _SWEEP = text("""
 WITH due AS (
-    SELECT s.id,
-           CASE WHEN s.last_active_at <= CAST(:now AS timestamptz) - make_interval(
-                         secs => coalesce((t.lifecycle ->> 'hard_expiry_s')::int, :hard_s))
-                THEN 'hard_expired'
-                WHEN s.last_active_at <= CAST(:now AS timestamptz) - make_interval(
-                         secs => coalesce((t.lifecycle ->> 'soft_expiry_s')::int, :soft_s))
-                THEN 'soft_expired'
-                ELSE s.status END AS next_status
-    FROM sessions s JOIN tenants t ON t.id = s.tenant_id
-    WHERE s.status IN ('active', 'soft_expired')
+    SELECT s.tenant_id, s.user_id, s.id,
+           CASE WHEN s.last_active_at <= :hard_before THEN 'hard_expired'
+                ELSE 'soft_expired' END AS next_status
+    FROM sessions s
+    WHERE s.tenant_id = :tenant_id AND s.status IN ('active', 'soft_expired')
+      AND s.last_active_at <= :soft_before
     FOR UPDATE OF s SKIP LOCKED
 )
 UPDATE sessions s SET status = due.next_status, version = s.version + 1
-FROM due WHERE s.id = due.id AND due.next_status <> s.status
+FROM due
+WHERE s.tenant_id = due.tenant_id AND s.user_id = due.user_id AND s.id = due.id
+  AND due.next_status <> s.status
 RETURNING s.status
 """)
+_TENANTS_WITH_LIVE_SESSIONS = text(
+    "SELECT DISTINCT tenant_id FROM sessions WHERE status IN ('active', 'soft_expired')"
+)
 
 
 class _Unset:
@@ -115,6 +125,20 @@ class Turn:
     replayed: bool
 
 
+class SessionCorrupt(Conflict):
+    """The session's durable state could not be read: it has been ended (its transcript is
+    intact) and the user continues in a new session."""
+
+    code = "session_corrupt"
+
+    def __init__(self, session_id: uuid.UUID) -> None:
+        super().__init__(
+            f"session {session_id} had unreadable stored state and was ended; its messages "
+            "are kept; continue in a new session"
+        )
+        self.session_id = session_id
+
+
 class Sessions:
     def __init__(
         self,
@@ -123,7 +147,6 @@ class Sessions:
         store: SessionStore,
         tenants: TenantStore,
         clock: Clock,
-        lifecycle: LifecycleSettings,
         settings: SessionSettings,
         cipher: Cipher = DISABLED,
     ) -> None:
@@ -133,7 +156,6 @@ class Sessions:
         self._store = store
         self._tenants = tenants
         self._clock = clock
-        self._lifecycle = lifecycle
         self._window = settings.window_messages
         # Why the cache could not answer, by reason: missing, stale, corrupt, unavailable.
         self.recoveries: Counter[str] = Counter()
@@ -153,10 +175,12 @@ class Sessions:
         at: datetime | None = None,
     ) -> Turn:
         """Commit the message, then bring the hot state along. The message is durable when
-        this returns, whatever happens to the cache."""
+        this returns, whatever happens to the cache. A session idle past the tenant's
+        hard-expiry window has ended even before the sweep marks it (`Conflict`)."""
+        windows = await self._tenants.lifecycle(scope.tenant_id)
         device = None
         if device_id is not None:
-            device = DeviceGuard(device_id, takeover, self._lifecycle.soft_expiry_s)
+            device = DeviceGuard(device_id, takeover, windows.soft_expiry_s)
         appended = await self._transcripts.append_turn(
             scope,
             session_id,
@@ -165,6 +189,7 @@ class Sessions:
             idempotency_key=idempotency_key,
             at=at,
             device=device,
+            hard_expiry_s=windows.hard_expiry_s,
         )
         sid = appended.message.session_id
         if appended.replayed:
@@ -176,11 +201,13 @@ class Sessions:
         cached = await self._cached(scope, sid, count_missing=False)
         version = appended.session_version
         assert version is not None
+        read_at = appended.read_at
+        assert read_at is not None
         if cached is not None and cached.version == version - 1:
             state = _with_message(cached, appended.message, version, self._window)
         else:
-            state = await self._assemble(scope, sid)
-        await self._keep(state)
+            state, read_at = await self._assemble(scope, sid)
+        await self._keep(state, read_at)
         return state
 
     # --- restore ------------------------------------------------------------------------
@@ -195,8 +222,8 @@ class Sessions:
             self._recovered("stale", scope, sid)
             cached = None
         if cached is None:
-            cached = await self._assemble(scope, sid)
-            await self._keep(cached)
+            cached, read_at = await self._assemble(scope, sid)
+            await self._keep(cached, read_at)
         return await self._present(cached)
 
     async def latest(self, scope: Scope) -> SessionState | None:
@@ -217,12 +244,15 @@ class Sessions:
         While another device is active this raises `OtherDeviceActive` naming it, unless
         `takeover` is set; two tabs of one device share a session freely."""
         sid = uuid.uuid4() if session_id is None else domain.parse_uuid(session_id, "session_id")
-        guard = DeviceGuard(device_id, takeover, self._lifecycle.soft_expiry_s)
+        windows = await self._tenants.lifecycle(scope.tenant_id)
+        guard = DeviceGuard(device_id, takeover, windows.soft_expiry_s)
+        now = self._clock()
         params = {
             **scope_params(scope),
             "session_id": sid,
             "device_id": domain.external_id(device_id, "device_id"),
-            "at": self._clock(),
+            "at": now,
+            "idle_since": now - timedelta(seconds=windows.hard_expiry_s),
         }
         async with transaction(self._engine, scope) as conn:
             await guard.check(conn, params)
@@ -252,27 +282,33 @@ class Sessions:
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidInput("expected_version", "must be an integer")
         params: dict[str, Any] = {**scope_params(scope), "session_id": sid}
+        changes = {
+            "flow": flow,
+            "topic": topic,
+            "entities": entities,
+            "open_questions": open_questions,
+        }
         async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LOCK_CONTEXT, params)).first()
             if row is None:
                 raise NotFound(f"session {sid} not found")
             if row.version != expected_version:
                 raise Conflict(f"session is at version {row.version}, not {expected_version}")
-            changes = {
-                "flow": flow,
-                "topic": topic,
-                "entities": entities,
-                "open_questions": open_questions,
-            }
-            context = _changed(self._open_context(scope, sid, row.context), changes, add_totals)
-            params["context"] = self._seal_context(scope, sid, context)
-            version = await conn.scalar(_WRITE_CONTEXT, params)
+            stored = self._readable_context(scope, sid, row.context)
+            if stored is not None:
+                context = _changed(stored, changes, add_totals)
+                params["context"] = self._seal_context(scope, sid, context)
+                written = (await conn.execute(_WRITE_CONTEXT, params)).one()
+        if stored is None:
+            await self._end_corrupt(scope, sid, "its context does not decode")
+            raise SessionCorrupt(sid)
         cached = await self._cached(scope, sid, count_missing=False)
+        version, read_at = written.version, written.read_at
         if cached is not None and cached.version == version - 1:
             state = cached.model_copy(update={"context": context, "version": version})
         else:
-            state = await self._assemble(scope, sid)
-        await self._keep(state)
+            state, read_at = await self._assemble(scope, sid)
+        await self._keep(state, read_at)
         return await self._present(state)
 
     async def complete_task(
@@ -283,15 +319,23 @@ class Sessions:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def sweep(self) -> Counter[str]:
-        """Move idle sessions to soft or hard expiry in Postgres (the worker calls this);
-        returns how many moved to each status."""
+    async def tenants_to_sweep(self) -> list[str]:
+        """The tenants that have sessions which may have gone idle."""
+        async with transaction(self._engine, SYSTEM) as conn:  # a list across tenants
+            return list((await conn.scalars(_TENANTS_WITH_LIVE_SESSIONS)).all())
+
+    async def sweep(self, tenant_id: str) -> Counter[str]:
+        """Move one tenant's idle sessions to soft or hard expiry in Postgres, with the
+        tenant's windows (the worker calls this tenant by tenant, so one tenant's failure
+        stops no other's); returns how many moved to each status."""
+        windows = await self._tenants.lifecycle(tenant_id)
+        now = self._clock()
         params = {
-            "now": self._clock(),
-            "soft_s": self._lifecycle.soft_expiry_s,
-            "hard_s": self._lifecycle.hard_expiry_s,
+            "tenant_id": tenant_id,
+            "soft_before": now - timedelta(seconds=windows.soft_expiry_s),
+            "hard_before": now - timedelta(seconds=windows.hard_expiry_s),
         }
-        async with transaction(self._engine, SYSTEM) as conn:  # idle sessions of every scope
+        async with transaction(self._engine, SYSTEM) as conn:  # idle sessions of every user
             moved = (await conn.execute(_SWEEP, params)).scalars().all()
         return Counter(moved)
 
@@ -314,10 +358,10 @@ class Sessions:
         self._event("get", scope, sid, "miss" if state is None else "hit")
         return state
 
-    async def _keep(self, state: SessionState) -> None:
+    async def _keep(self, state: SessionState, read_at: datetime) -> None:
         windows = await self._tenants.lifecycle(state.tenant_id)
         try:
-            written = await self._store.put(state, windows.hard_expiry_s)
+            written = await self._store.put(state, windows.hard_expiry_s, read_at)
         except BackendUnavailable as exc:
             self._recovered("unavailable", state.scope, state.session_id, str(exc))
             return
@@ -336,25 +380,59 @@ class Sessions:
             version = await conn.scalar(_VERSION, {**scope_params(scope), "session_id": sid})
         return None if version is None else int(version)
 
-    async def _assemble(self, scope: Scope, sid: uuid.UUID) -> SessionState:
+    async def _assemble(self, scope: Scope, sid: uuid.UUID) -> tuple[SessionState, datetime]:
+        """The state from Postgres, and the database time it was read at. A context that
+        does not decode ends the session (see `_end_corrupt`) and is read again, empty."""
         params = {**scope_params(scope), "session_id": sid, "window": self._window}
-        async with transaction(self._engine, scope) as conn:
-            row = (await conn.execute(_ASSEMBLE, params)).mappings().first()
-        if row is None:
-            raise NotFound(f"session {sid} not found")
+        for _attempt in range(2):
+            async with transaction(self._engine, scope) as conn:
+                row = (await conn.execute(_ASSEMBLE, params)).mappings().first()
+            if row is None:
+                raise NotFound(f"session {sid} not found")
+            context = self._readable_context(scope, sid, row["context"])
+            if context is not None:
+                break
+            await self._end_corrupt(scope, sid, "its context does not decode")
+        else:
+            raise SessionCorrupt(sid)  # still unreadable after the reset: not ours to fix
         self._event("rebuild", scope, sid, "rebuilt")
-        return SessionState(
+        state = SessionState(
             session_id=sid,
             tenant_id=scope.tenant_id,
             user_id=scope.user_id,
             device_id=row["device_id"],
             status=row["status"],
             window=tuple(self._open_entry(scope, m) for m in row["window"]),
-            context=self._open_context(scope, sid, row["context"]),
+            context=context,
             turn_count=row["turn_count"],
             started_at=row["started_at"],
             last_active_at=row["last_active_at"],
             version=row["version"],
+            ended_reason=row["ended_reason"],
+        )
+        return state, row["read_at"]
+
+    def _readable_context(self, scope: Scope, sid: uuid.UUID, stored: object) -> Context | None:
+        """The durable context, or None if it cannot be trusted (malformed, or sealed and
+        not opening). A missing key is not corruption: that stays an error."""
+        try:
+            if not isinstance(stored, dict):
+                raise CorruptState("context is not an object")
+            return self._open_context(scope, sid, stored)
+        except (CorruptState, ValueError, KeyError, TypeError) as exc:
+            self._recovered("corrupt_session", scope, sid, f"{type(exc).__name__}")
+            return None
+
+    async def _end_corrupt(self, scope: Scope, sid: uuid.UUID, why: str) -> None:
+        """End a session whose durable state cannot be read; logged and counted."""
+        async with transaction(self._engine, scope) as conn:
+            await conn.execute(_END_CORRUPT, {**scope_params(scope), "session_id": sid})
+        await self._forget(scope, sid)
+        log.warning(
+            "session %s ended: %s; the user continues in a new session",
+            sid,
+            why,
+            extra=self._fields("end", scope, sid, "corrupt_state"),
         )
 
     def _open_entry(self, scope: Scope, entry: dict[str, Any]) -> WindowMessage:

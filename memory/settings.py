@@ -3,9 +3,10 @@ composition root, and passed down. Every number carries its unit in its name."""
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
+import re2
 from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,13 +40,22 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10)
 
 
-class LifecycleSettings(BaseModel):
-    """Defaults of DESIGN §5; tenants may override each window."""
+_DAY_S = 24 * 60 * 60
+_YEAR_S = 365 * _DAY_S
 
-    soft_expiry_s: int = Field(default=30 * 60, gt=0)
-    hard_expiry_s: int = Field(default=2 * 60 * 60, gt=0)
-    retention_s: int = Field(default=30 * 24 * 60 * 60, gt=0)
-    sweep_interval_s: int = Field(default=5 * 60, gt=0)
+
+class LifecycleSettings(BaseModel):
+    """Defaults of DESIGN §5; tenants may override the three windows (not the sweep
+    interval). Every window has a sane upper bound: a tenant's setting is data, and data a
+    tenant sends must not be able to break a sweep that serves every tenant."""
+
+    soft_expiry_s: int = Field(default=30 * 60, ge=60, le=30 * _DAY_S)
+    hard_expiry_s: int = Field(default=2 * 60 * 60, ge=120, le=_YEAR_S)
+    retention_s: int = Field(default=30 * _DAY_S, ge=60, le=20 * _YEAR_S)
+    sweep_interval_s: int = Field(default=5 * 60, ge=1, le=_DAY_S)
+
+
+TENANT_LIFECYCLE_FIELDS = frozenset({"soft_expiry_s", "hard_expiry_s", "retention_s"})
 
 
 class SessionSettings(BaseModel):
@@ -56,9 +66,27 @@ class SessionSettings(BaseModel):
     tenant_cache_s: float = Field(default=10.0, ge=0)  # how long tenant overrides are cached
 
 
-RedactKind = Literal["email", "phone", "card"]
-REDACT_KINDS: tuple[RedactKind, ...] = ("email", "phone", "card")
+RedactKind = Literal["email", "phone", "card", "national_id", "iban", "secret"]
+REDACT_KINDS: tuple[RedactKind, ...] = ("email", "phone", "card", "national_id", "iban", "secret")
 MAX_REDACT_PATTERNS = 20
+MAX_PATTERN_CHARS = 1000
+# What RE2 may spend on one pattern's program and its matching caches; a pattern whose
+# program does not fit (e.g. `\pL{1,1000}`) is refused when it is set.
+PATTERN_MAX_MEM_BYTES = 2 << 20
+
+
+def compile_redact_pattern(pattern: str) -> Any:  # re2 ships no types
+    """`pattern` compiled by RE2, which matches in time linear in the text whatever the
+    pattern: no backtracking, hence no lookaround and no backreferences. Raises `re2.error`.
+    Every redaction pattern, built-in or a tenant's, is compiled here."""
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is an answer to its sender, not a log line
+    options.max_mem = PATTERN_MAX_MEM_BYTES
+    return re2.compile(pattern, options)
+
+
+# Texts on which a pattern must not match empty (`a*`, `\b`): an empty match hides nothing.
+_EMPTY_PROBES = ("", "Aa a1-2.\n")
 
 
 def _patterns(value: dict[str, str]) -> dict[str, str]:
@@ -69,13 +97,25 @@ def _patterns(value: dict[str, str]) -> dict[str, str]:
     for name, pattern in value.items():
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
             raise ValueError(f"bad pattern name {name!r}: use [a-z][a-z0-9_]*, at most 32")
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{name}: not a valid regular expression ({exc})") from None
-        if compiled.search(""):
+        if len(pattern) > MAX_PATTERN_CHARS:
+            raise ValueError(f"{name}: longer than {MAX_PATTERN_CHARS} characters")
+        compiled = _compiled(name, pattern)
+        if any(m.start() == m.end() for probe in _EMPTY_PROBES for m in compiled.finditer(probe)):
             raise ValueError(f"{name}: matches the empty string")
     return value
+
+
+def _compiled(name: str, pattern: str) -> Any:
+    try:
+        return compile_redact_pattern(pattern)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        raise ValueError(
+            f"{name}: not a pattern RE2 can run ({reason}); RE2 matches in linear time, so it"
+            " has no lookahead, lookbehind, backreferences or possessive quantifiers"
+        ) from None
 
 
 RedactPatterns = Annotated[dict[str, str], AfterValidator(_patterns)]
@@ -99,6 +139,9 @@ class ReflectionSettings(BaseModel):
     # hold them); tenants may choose other kinds and add patterns of their own.
     redact: list[RedactKind] = Field(default_factory=lambda: list(REDACT_KINDS))
     redact_patterns: RedactPatterns = Field(default_factory=dict)
+    # A message yields at most this many facts, the most important ones: a pasted log or an
+    # adversarial message cannot flood the tiers.
+    max_facts_per_message: int = Field(default=12, ge=1, le=200)
 
 
 class TenantReflection(BaseModel):
@@ -114,9 +157,9 @@ class TenantReflection(BaseModel):
 class ResumptionSettings(BaseModel):
     """Defaults of DESIGN §6: the time gaps that pick full restore, primed or fresh."""
 
-    full_restore_max_gap_s: int = Field(default=2 * 60 * 60, gt=0)
-    primed_max_gap_s: int = Field(default=14 * 24 * 60 * 60, gt=0)
-    outdated_after_s: int = Field(default=90 * 24 * 60 * 60, gt=0)  # fresh: flag older memories
+    full_restore_max_gap_s: int = Field(default=2 * 60 * 60, ge=60, le=_YEAR_S)
+    primed_max_gap_s: int = Field(default=14 * _DAY_S, ge=120, le=20 * _YEAR_S)
+    outdated_after_s: int = Field(default=90 * _DAY_S, ge=60, le=20 * _YEAR_S)  # fresh: flag older
     budget_tokens: int = Field(default=1500, ge=50, le=200_000)
     memories: int = Field(default=8, ge=0, le=50)  # recalled memories per query
 
@@ -149,13 +192,24 @@ class EncryptionSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The HTTP edge. Rate limits are token buckets in each process: one per API key (the
+    bearer token, normalised and hashed) or, for requests without one, per client address;
+    refused keys (401) drain a separate, slower bucket per client address, which once empty
+    refuses (429) the address's requests before any key lookup. Health probes are exempt."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8421, ge=1, le=65535)
     admin_key: SecretStr | None = None  # creates tenants and their API keys
     auth: bool = True  # off only for local experiments; refused on a non-loopback host
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    rate_per_s: float = Field(default=50.0, gt=0)  # per tenant, token bucket
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)  # bytes read, chunked or not
+    rate_per_s: float = Field(default=50.0, gt=0)  # per API key, or per address without one
     rate_burst: int = Field(default=200, ge=1)
+    auth_failure_rate_per_s: float = Field(default=0.5, gt=0)  # refused keys per address
+    auth_failure_burst: int = Field(default=20, ge=1)
+    rate_buckets_max: int = Field(default=10_000, ge=100)  # buckets kept per table
+    # /metrics reads its database-backed gauges (backlogs, last hour's jobs and tokens) at
+    # most once per this many seconds (0: every scrape); scrapes in between get the last values.
+    metrics_refresh_s: float = Field(default=15.0, ge=0)
 
 
 class McpSettings(BaseModel):
@@ -176,8 +230,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     redis_url: str | None = None
     log_format: Literal["json", "text"] = "json"
-    # Run the worker's scheduler inside `memstrata serve`; None: only on the embedded default.
-    worker_in_process: bool | None = None
+    # Run `memstrata worker` as a supervised child process of `memstrata serve`; None: only
+    # on the embedded default.
+    serve_worker: bool | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
     max_content_chars: int = Field(default=32_000, ge=1)  # messages, facts, knowledge, summaries
     max_journal_chars: int = Field(default=200_000, ge=1)

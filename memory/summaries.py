@@ -8,12 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
 from memory.domain import Clock, Scope
-from memory.errors import InvalidInput, NotFound
+from memory.errors import ConstraintViolation, InvalidInput, NotFound
 from memory.records import SessionSummary
 from memory.rls import transaction
 from memory.sql import scope_params, vector_literal
@@ -105,7 +104,7 @@ class SummaryStore:
         try:
             async with transaction(self._engine, scope) as conn:
                 row = (await conn.execute(_UPSERT, params)).mappings().one()
-        except IntegrityError as exc:  # the session is not one of this user's
+        except ConstraintViolation as exc:  # the session is not one of this user's
             raise NotFound(f"session {params['session_id']} not found") from exc
         return _summary(scope, row)
 

@@ -9,7 +9,7 @@ transaction, under a per-user advisory lock, so two devices cannot both slip thr
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping, text
@@ -21,7 +21,7 @@ from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from memory.records import Message
-from memory.rls import bind, transaction
+from memory.rls import bind, connection, transaction
 from memory.sql import SESSION_EXISTS, scope_params
 from memory.users import ensure_user
 
@@ -34,17 +34,23 @@ _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 _BY_KEY = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND idempotency_key = :key")
 
 # Takes the session row lock: concurrent appends to one session queue here. A session that
-# has ended (hard-expired or archived) takes no more messages.
+# has ended (hard-expired or archived, or idle past its hard-expiry window as of the
+# message's time even if no sweep has marked it yet) takes no more messages. The statement
+# time says when the state this append produces was read (see `SessionStore.put`).
 _NEXT_SEQ = text(f"""
 UPDATE sessions
 SET last_seq = last_seq + 1, version = version + 1,
     last_active_at = greatest(last_active_at, :at),
     device_id = coalesce(:device_id, device_id), status = 'active'
 WHERE {_SCOPED} AND id = :session_id AND status IN ('active', 'soft_expired')
-RETURNING last_seq, version
+  AND last_active_at > :idle_since
+RETURNING last_seq, version, statement_timestamp() AS read_at
 """)
 
 _SESSION_STATUS = text(f"SELECT status FROM sessions WHERE {_SCOPED} AND id = :session_id")
+# No idle limit: a store used without a tenant's windows (imports, evals) only refuses
+# sessions that have durably ended.
+_NO_IDLE_LIMIT = datetime(1, 1, 2, tzinfo=UTC)
 
 _OPEN_SESSION = text("""
 INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
@@ -93,11 +99,13 @@ _NO_UPPER_SEQ = 2**31 - 1
 @dataclass(frozen=True, slots=True)
 class Appended:
     """An append's outcome: the message, the session version it produced (None when the
-    append was a retry of a stored message) and whether it was such a retry."""
+    append was a retry of a stored message), whether it was such a retry, and the database
+    time the append read the session at."""
 
     message: Message
     session_version: int | None
     replayed: bool
+    read_at: datetime | None = None
 
 
 class _KeyTaken(Exception):
@@ -172,10 +180,13 @@ class TranscriptStore:
         idempotency_key: str | None = None,
         at: datetime | None = None,
         device: DeviceGuard | None = None,
+        hard_expiry_s: int | None = None,
     ) -> Appended:
         """`append`, also saying which session version it produced; with `device`, the
         append is refused with `OtherDeviceActive` while another device of the user is
-        active (unless it takes over), and the session moves to this device."""
+        active (unless it takes over), and the session moves to this device. With
+        `hard_expiry_s`, a session idle that long before the message's time has ended:
+        `Conflict`, as for a session the sweep has already ended."""
         now = self._clock()
         params: dict[str, Any] = {
             **scope_params(scope),
@@ -187,10 +198,15 @@ class TranscriptStore:
             "id": uuid.uuid4(),
             "device_id": None if device is None else domain.external_id(device.id, "device_id"),
         }
+        params["idle_since"] = (
+            _NO_IDLE_LIMIT
+            if hard_expiry_s is None
+            else params["at"] - timedelta(seconds=hard_expiry_s)
+        )
         params["key_id"], params["stored"] = self._cipher.seal_text(
             params["content"], message_aad(scope.tenant_id, scope.user_id, params["id"])
         )
-        async with self._engine.connect() as conn:
+        async with connection(self._engine) as conn:
             try:
                 async with conn.begin():
                     await bind(conn, scope)
@@ -221,16 +237,18 @@ class TranscriptStore:
             status = await conn.scalar(_SESSION_STATUS, params)
             if status in ("hard_expired", "archived"):
                 raise Conflict(f"session {params['session_id']} has ended; start a new one")
-            if status is None:  # new here; or committed by a concurrent first append
+            if status is None:  # new for this user
                 await ensure_user(conn, scope)
                 await conn.execute(_OPEN_SESSION, params)
+            # Again: the session is new, or a concurrent first append has just committed it.
             taken = (await conn.execute(_NEXT_SEQ, params)).first()
-            if taken is None:  # the id belongs to a session of another scope
-                raise NotFound(f"session {params['session_id']} not found")
+            if taken is None:  # idle past its hard-expiry window: ended, if not yet swept
+                raise Conflict(f"session {params['session_id']} has ended; start a new one")
         row = (await conn.execute(_INSERT, {**params, "seq": taken.last_seq})).mappings().first()
         if row is None:
             raise _KeyTaken  # rolls back, giving the seq we took back
-        return Appended(_message(scope, row, self._cipher), taken.version, replayed=False)
+        message = _message(scope, row, self._cipher)
+        return Appended(message, taken.version, replayed=False, read_at=taken.read_at)
 
     async def window(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from memory.crypto import DISABLED, Cipher, message_aad, session_aad
+from memory.crypto import DISABLED, Cipher, KeyMissing, message_aad, session_aad
 from memory.domain import Scope
 from memory.rls import transaction
 from memory.sql import scope_params
@@ -32,6 +32,7 @@ async def ensure_user(conn: AsyncConnection, scope: Scope) -> None:
 
 _FORGET_RUNS = text("DELETE FROM runs WHERE tenant_id = :tenant_id AND user_id = :user_id")
 _FORGET_USER = text("DELETE FROM users WHERE tenant_id = :tenant_id AND id = :user_id")
+_NOW = text("SELECT clock_timestamp()")
 
 # Every tier of one user, in the order an importer would need them. Provenance comes along.
 _EXPORT = {
@@ -55,26 +56,50 @@ _EXPORT = {
     "WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY version",
 }
 
+# The keys the user's sealed rows need, so that an export fails before its first row.
+_SEALING_KEYS = text("""
+SELECT key_id FROM messages
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND key_id IS NOT NULL
+UNION  -- distinct
+SELECT context->>'key_id' FROM sessions
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND context ? 'sealed'
+""")
 
-async def forget(engine: AsyncEngine, scope: Scope) -> None:
-    """Delete everything of the user in Postgres, every tier and the run ledger included.
-    (The caller also clears the hot-state store.)"""
+
+async def forget(engine: AsyncEngine, scope: Scope) -> datetime:
+    """Delete everything of the user in Postgres, every tier and the run ledger included,
+    and return the database's time once that has committed: any state read before it is the
+    forgotten user's (the caller clears the hot-state store with it). A job working for the
+    user waits for this delete or fails at its next write (`memory.rls.lease`)."""
     async with transaction(engine, scope) as conn:
         await conn.execute(_FORGET_RUNS, scope_params(scope))
         await conn.execute(_FORGET_USER, scope_params(scope))
+    async with transaction(engine, scope) as conn:
+        forgotten_at: datetime = await conn.scalar(_NOW)
+    return forgotten_at
 
 
 async def export(
     engine: AsyncEngine, scope: Scope, cipher: Cipher = DISABLED
 ) -> AsyncIterator[dict[str, Any]]:
     """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key; sealed
-    content and context come out opened (an export is the user's data, readable)."""
+    content and context come out opened (an export is the user's data, readable). The last
+    row, `{"tier": "end", "rows": {tier: count}}`, says the export is complete. Raises
+    `KeyMissing` before the first row when a row is sealed with a key `cipher` lacks."""
+    params = scope_params(scope)
     async with transaction(engine, scope) as conn:
+        for key_id in (await conn.execute(_SEALING_KEYS, params)).scalars():
+            if key_id not in cipher.key_ids:
+                raise KeyMissing(key_id)
+        counts: dict[str, int] = {}
         for tier, sql in _EXPORT.items():
-            result = await conn.stream(text(sql), scope_params(scope))
+            counts[tier] = 0
+            result = await conn.stream(text(sql), params)
             async for row in result.mappings():
                 values = _opened(dict(row), scope, cipher)
                 yield {"tier": tier, **{k: _jsonable(v) for k, v in values.items()}}
+                counts[tier] += 1
+    yield {"tier": "end", "rows": counts}
 
 
 def _opened(row: dict[str, Any], scope: Scope, cipher: Cipher) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory.rls import connection
+
 _TRY = text("SELECT pg_try_advisory_lock(hashtextextended(:key, 11))")
 _RELEASE = text("SELECT pg_advisory_unlock(hashtextextended(:key, 11))")
 
@@ -15,7 +17,7 @@ _RELEASE = text("SELECT pg_advisory_unlock(hashtextextended(:key, 11))")
 @asynccontextmanager
 async def claim(engine: AsyncEngine, key: str) -> AsyncIterator[bool]:
     """Yield True if this worker holds `key` now, False if another one does."""
-    async with engine.connect() as conn:
+    async with connection(engine) as conn:
         held = bool(await conn.scalar(_TRY, {"key": key}))
         await conn.commit()
         try:

@@ -1,5 +1,6 @@
 """Session digests without a model: the topics, decisions and open loops of a session and a
-short abstract, from its messages and the facts extracted from them. Pure functions."""
+short abstract, from its messages and the facts extracted from them. A digest never quotes a
+message: only counts, dates, topic words and the texts of facts reach it. Pure functions."""
 
 import re
 from collections import Counter
@@ -63,8 +64,8 @@ def topics(
     for message in messages:
         if message.role is Role.USER:
             for match in _WORD.finditer(message.content):
-                preceding = message.content[: match.start()].rstrip()
-                named = match.group()[0].isupper() and preceding[-1:] not in ("", ".", "!", "?")
+                preceding = _before(message.content, match.start())
+                named = match.group()[0].isupper() and preceding not in ("", ".", "!", "?")
                 count(match.group(), 3 if named else 1)
     for fact in facts:
         for word in _WORD.findall(_TEMPLATE.sub("", fact.text)):
@@ -86,9 +87,6 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     ]
     if found:
         parts.append(f"Talked about {_listing(found[:3])}.")
-    opening = next((m.content for m in messages if m.role is Role.USER), "")
-    if opening:
-        parts.append(f'Opened with: "{_shorten(opening, 120)}".')
     if decisions:
         parts.append(f"Decided: {'; '.join(_bare(d) for d in decisions[:3])}.")
     if open_loops:
@@ -105,6 +103,8 @@ def _listing(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
 
 
-def _shorten(value: str, limit: int) -> str:
-    flat = " ".join(value.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+def _before(text: str, index: int) -> str:
+    """The last character before `index` that is not whitespace ("" at the start)."""
+    while index > 0 and text[index - 1].isspace():
+        index -= 1
+    return text[index - 1 : index]

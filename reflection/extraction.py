@@ -1,8 +1,11 @@
 """Extraction turns a stretch of transcript into candidate facts, each with kind, text,
 importance, confidence, `valid_from` and its source messages. Two extractors: rule-based
-(the offline default) and an LLM through any OpenAI-compatible endpoint."""
+(the offline default) and an LLM through any OpenAI-compatible endpoint. Either keeps at
+most `max_facts_per_message` candidates per source message, the most important ones."""
 
+import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +17,8 @@ from memory.records import Message
 from reflection.prompts import extraction as prompt
 from reflection.rules import extract_rules
 
-RULES_VERSION = "rules-2026-11-21"
+RULES_VERSION = "rules-2026-11-30"
+MAX_FACTS_PER_MESSAGE = 12  # the default of ReflectionSettings.max_facts_per_message
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,20 @@ class Candidate:
     attribute: str | None
     valid_from: datetime
     source_message_ids: tuple[uuid.UUID, ...]
+
+
+def capped(candidates: Sequence[Candidate], per_message: int) -> list[Candidate]:
+    """The candidates, in their order, with no message the source of more than
+    `per_message` of them: the most important are kept (the earlier on a tie)."""
+    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].importance)
+    cited: Counter[uuid.UUID] = Counter()
+    kept: set[int] = set()
+    for index in ranked:
+        sources = candidates[index].source_message_ids
+        if all(cited[source] < per_message for source in sources):
+            cited.update(sources)
+            kept.add(index)
+    return [candidate for index, candidate in enumerate(candidates) if index in kept]
 
 
 class Extractor(Protocol):
@@ -44,8 +62,15 @@ class RuleExtractor:
     model: str | None = None
     prompt_version = RULES_VERSION
 
+    def __init__(self, max_facts_per_message: int = MAX_FACTS_PER_MESSAGE) -> None:
+        self._per_message = max_facts_per_message
+
     async def extract(self, messages: Sequence[Message], usage: Usage) -> list[Candidate]:
-        return [
+        # Pure CPU on what a tenant sent: never on the event loop.
+        return await asyncio.to_thread(self._extract, list(messages))
+
+    def _extract(self, messages: list[Message]) -> list[Candidate]:
+        found = [
             Candidate(
                 f.kind,
                 f.text,
@@ -57,6 +82,7 @@ class RuleExtractor:
             )
             for f in extract_rules(messages)
         ]
+        return capped(found, self._per_message)
 
 
 class LLMExtractor:
@@ -65,9 +91,10 @@ class LLMExtractor:
 
     prompt_version = prompt.VERSION
 
-    def __init__(self, llm: LLM) -> None:
+    def __init__(self, llm: LLM, max_facts_per_message: int = MAX_FACTS_PER_MESSAGE) -> None:
         self._llm = llm
         self.model: str | None = llm.model
+        self._per_message = max_facts_per_message
 
     async def extract(self, messages: Sequence[Message], usage: Usage) -> list[Candidate]:
         if not messages:
@@ -92,4 +119,4 @@ class LLMExtractor:
                     tuple(m.id for m in sources),
                 )
             )
-        return candidates
+        return capped(candidates, self._per_message)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
 from memory.domain import Clock, Scope
+from memory.errors import Forgotten
 from memory.llm import Usage
 from memory.rls import SYSTEM, transaction
 from memory.sql import scope_params
@@ -73,6 +74,13 @@ class Ledger:
         finally:
             await self._write(run, started_at, int((time.perf_counter() - started) * 1000), error)
 
+    async def failed(self, kind: str, tenant_id: str, error: Exception) -> None:
+        """Record one tenant's failed share of a sweep (a run with the tenant, no user)."""
+        now = self._clock()
+        run = Run(kind, status="failed")
+        message = f"{type(error).__name__}: {error}"[:2000]
+        await self._write(run, now, 0, message, tenant_id=tenant_id)
+
     async def recent(self, scope: Scope, limit: int = 50) -> list[dict[str, Any]]:
         """The user's latest runs, newest first, as JSON-ready rows."""
         domain.limit(limit, MAX_RECENT)
@@ -81,11 +89,18 @@ class Ledger:
             rows = (await conn.execute(_RECENT, params)).mappings().all()
         return [dict(row) for row in rows]
 
-    async def _write(self, run: Run, started_at: object, wall_ms: int, error: str | None) -> None:
+    async def _write(
+        self,
+        run: Run,
+        started_at: object,
+        wall_ms: int,
+        error: str | None,
+        tenant_id: str | None = None,
+    ) -> None:
         params = {
             "id": uuid.uuid4(),
             "kind": run.kind,
-            "tenant_id": run.scope.tenant_id if run.scope else None,
+            "tenant_id": run.scope.tenant_id if run.scope else tenant_id,
             "user_id": run.scope.user_id if run.scope else None,
             "session_id": run.session_id,
             "status": run.status,
@@ -103,5 +118,7 @@ class Ledger:
         try:
             async with transaction(self._engine, run.scope or SYSTEM) as conn:
                 await conn.execute(_RECORD, params)
+        except Forgotten:  # the user is gone, and so is everything about them
+            log.info("run %s not recorded: its user was forgotten", run.kind)
         except Exception:  # the ledger must never turn a finished job into a failed one
             log.exception("could not record run %s", run.kind)

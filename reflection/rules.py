@@ -1,12 +1,16 @@
 """Rule-based extraction, the offline default: deterministic patterns over what the user
 says about themselves — occupation, home, origin, people and pets, likes and dislikes,
 plans and commitments with dates, decisions — and the questions they asked that went
-unanswered. Precise rather than exhaustive: a pattern that fires should be right."""
+unanswered. Precise rather than exhaustive: a pattern that fires should be right.
+
+Bounded on any input: every capture has a maximum length, so each pattern does constant work
+per position of a message, and a message stops being scanned after `MAX_FACTS_SCANNED`."""
 
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
 from memory.domain import FactKind, Role
 from memory.records import Message
@@ -113,7 +117,9 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 # A capitalized name in any alphabet's Latin letters: "Mia", "Inês", "Zoë".
-_NAME = r"[A-ZÀ-ÖØ-Þ][^\W\d_]+"
+_NAME = r"[A-ZÀ-ÖØ-Þ][^\W\d_]{1,40}"
+# A place of up to six capitalized words: "Porto", "New York".
+_PLACE = r"[A-Z][\w\-]{1,40}(?: [A-Z][\w\-]{1,40}){0,5}"
 # A phrase up to the next punctuation or clause word ("hiking and I like coffee": "hiking").
 _PHRASE = r"(?:(?!\b(?:and|but|because|so|or|which|when|while)\b)[^,.;!?]){2,60}"
 _UNSURE = re.compile(
@@ -135,21 +141,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "residence",
         re.compile(
             r"\b(?i:i (?:currently |now )?(?:live|am living|'m living|reside) in) "
-            r"(?P<x>[A-Z][\w\-]+(?: [A-Z][\w\-]+)*)"
+            r"(?P<x>" + _PLACE + ")"
         ),
     ),
     (
         "moved",
         re.compile(
             r"\b(?i:i (?:just |recently |finally )?(?:moved|relocated) to) "
-            r"(?P<x>[A-Z][\w\-]+(?: [A-Z][\w\-]+)*)"
+            r"(?P<x>" + _PLACE + ")"
         ),
     ),
     (
         "origin",
-        re.compile(
-            r"\b(?i:i(?:'m| am) (?:originally )?from) (?P<x>[A-Z][\w\-]+(?: [A-Z][\w\-]+)*)"
-        ),
+        re.compile(r"\b(?i:i(?:'m| am) (?:originally )?from) (?P<x>" + _PLACE + ")"),
     ),
     ("name", re.compile(r"\b(?i:my name is) (?P<x>[A-Z][a-z]+(?: [A-Z][a-z]+)?)")),
     ("age", re.compile(r"\bi(?:'m| am) (?P<x>\d{1,3}) years old\b", re.IGNORECASE)),
@@ -377,9 +381,13 @@ def _plan_fact(match: re.Match[str], sentence: str, message: Message) -> list[Ru
     intent = _clean(_first(match))
     if len(intent.split()) < 2:
         return []
-    text = f"Plans to {intent}{_date_note(sentence, message.created_at)}"
+    # The date is looked for near the plan, not in the whole of a sentence of any length.
+    near = sentence[max(0, match.start() - _DATE_REACH) : match.end() + _DATE_REACH]
+    text = f"Plans to {intent}{_date_note(near, message.created_at)}"
     return _fact(FactKind.PLAN, text, None, 0.6, 0.6, message)
 
+
+_DATE_REACH = 80  # characters either side of a plan where its date may be said
 
 _BUILDERS: dict[str, Builder] = {
     "occupation": _occupation_fact,
@@ -416,18 +424,35 @@ def _unanswered(messages: Sequence[Message]) -> Iterator[RuleFact]:
             continue
         questions = [s.strip() for s in _SENTENCE.split(message.content) if s.strip().endswith("?")]
         for question in questions[-1:]:
-            yield RuleFact(
-                FactKind.OPEN_QUESTION, f"Asked, still open: {question}", None, 0.5, 0.6, message
-            )
+            text = f"Asked, still open: {_shortened(question)}"
+            yield RuleFact(FactKind.OPEN_QUESTION, text, None, 0.5, 0.6, message)
 
 
-def extract_rules(messages: Sequence[Message]) -> list[RuleFact]:
-    """Every fact the patterns find in the user's messages, in message order."""
+_MAX_QUESTION_CHARS = 300  # every other fact is bounded by its pattern's captures
+
+
+def _shortened(question: str) -> str:
+    if len(question) <= _MAX_QUESTION_CHARS:
+        return question
+    return question[: _MAX_QUESTION_CHARS - 2].rstrip() + " …?"
+
+
+# A message stops being scanned after this many facts (the highest `max_facts_per_message`
+# allowed); the extractor keeps the most important of them.
+MAX_FACTS_SCANNED = 200
+
+
+def extract_rules(
+    messages: Sequence[Message], per_message: int = MAX_FACTS_SCANNED
+) -> list[RuleFact]:
+    """The facts the patterns find in the user's messages, in message order: at most
+    `per_message` from one message's sentences, plus its open question."""
     found: list[RuleFact] = []
     for message in messages:
         if message.role is not Role.USER:
             continue
-        for sentence in _SENTENCE.split(message.content):
-            found.extend(_facts_in(sentence.strip(), message))
+        sentences = _SENTENCE.split(message.content)
+        facts = (fact for s in sentences for fact in _facts_in(s.strip(), message))
+        found.extend(islice(facts, per_message))
     found.extend(_unanswered(messages))
     return found

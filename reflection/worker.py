@@ -8,6 +8,7 @@ leaves nothing the next pass cannot finish:
 - embed: rows written without a vector; retention: archived raw messages past the window.
 """
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -23,17 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.crypto import DISABLED, Cipher
 from memory.domain import Clock, Scope
 from memory.embedder import Embedder
+from memory.errors import Forgotten
 from memory.facts import FactStore
 from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
 from memory.pending import embed_pending
 from memory.records import Fact, Message
-from memory.rls import SYSTEM, transaction
+from memory.rls import SYSTEM, lease, transaction
 from memory.rotation import reseal_batch
 from memory.session_store import PostgresSessionStore, SessionStore
 from memory.sessions import Sessions
-from memory.settings import LifecycleSettings, ReflectionSettings
+from memory.settings import ReflectionSettings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
@@ -88,12 +90,10 @@ GROUP BY f.tenant_id, f.user_id, last.at
 HAVING count(*) >= :min_new OR (last.at IS NOT NULL AND last.at < :day_ago)
 LIMIT :limit
 """)
-# Raw messages archived longer ago than their tenant's retention window.
+# One tenant's raw messages archived longer ago than its retention window.
 _RETENTION = text("""
-DELETE FROM messages m USING tenants t
-WHERE t.id = m.tenant_id AND m.archived_at IS NOT NULL
-  AND m.archived_at <= CAST(:now AS timestamptz) - make_interval(
-        secs => coalesce((t.lifecycle ->> 'retention_s')::int, :retention_s))
+DELETE FROM messages
+WHERE tenant_id = :tenant_id AND archived_at IS NOT NULL AND archived_at <= :archived_before
 """)
 
 
@@ -120,7 +120,6 @@ class Worker:
         llm: LLM | None,
         clock: Clock,
         settings: ReflectionSettings,
-        lifecycle: LifecycleSettings,
     ) -> None:
         self._engine = engine
         self._s = stores
@@ -129,7 +128,6 @@ class Worker:
         self._llm = llm
         self._clock = clock
         self._settings = settings
-        self._lifecycle = lifecycle
         self.ledger = Ledger(engine, clock)
 
     # --- one pass of everything, as the scheduler and the tests run it ----------------
@@ -146,13 +144,28 @@ class Worker:
 
     async def lifecycle(self) -> Counter[str]:
         """The sweep of DESIGN §5: expire idle sessions, end the hard-expired ones, delete
-        raw messages past retention, drop expired hot-state rows."""
-        done: Counter[str] = Counter(await self._s.sessions.sweep())
+        raw messages past retention, drop expired hot-state rows. Expiry and retention run
+        tenant by tenant with each tenant's windows: one tenant's failure is logged, counted
+        (`failed_tenants`, and a failed run in the ledger) and stops no other tenant's."""
+        done: Counter[str] = Counter()
+        for tenant_id in await self._s.sessions.tenants_to_sweep():
+            done.update(await self._for_tenant("sweep", tenant_id, self._s.sessions.sweep))
         done["ended_sessions"] += await self.end_due()
         done["deleted_raw"] += await self.retention()
         if isinstance(self._s.session_store, PostgresSessionStore):
             done["purged_cache"] += await self._s.session_store.purge_expired()
         return done
+
+    async def _for_tenant(
+        self, kind: str, tenant_id: str, job: Callable[[str], Awaitable[Counter[str]]]
+    ) -> Counter[str]:
+        """One tenant's share of a sweep, as a job boundary of its own."""
+        try:
+            return await job(tenant_id)
+        except Exception as exc:
+            log.exception("%s failed for tenant %s", kind, tenant_id, extra={"tenant": tenant_id})
+            await self.ledger.failed(kind, tenant_id, exc)
+            return Counter(failed_tenants=1)
 
     # --- extraction --------------------------------------------------------------------
 
@@ -168,10 +181,12 @@ class Worker:
 
     async def extract_session(self, scope: Scope, sid: uuid.UUID) -> bool:
         """Read everything past the watermark, batch by batch; False if another worker
-        holds the session or a batch failed (the watermark stays, the next pass retries)."""
-        async with claim(self._engine, f"extract:{sid}") as held:
-            if not held:
-                return False
+        holds the session or a batch failed (the watermark stays, the next pass retries).
+        Under a lease on the user: a forget stops it at its next write."""
+        key = f"extract:{scope.tenant_id}:{scope.user_id}:{sid}"
+        async with claim(self._engine, key) as held, lease(self._engine, scope) as present:
+            if not held or not present:
+                return not present
             while True:
                 row = await self._session_row(scope, sid)
                 if row is None or row.extracted_seq >= row.last_seq:
@@ -194,7 +209,9 @@ class Worker:
         extractor = await self._extractor_for(scope.tenant_id)
         run.model, run.prompt_version = extractor.model, extractor.prompt_version
         redactor = await self._redactor_for(scope.tenant_id)
-        candidates = await extractor.extract(redactor.messages(batch), run.usage)
+        # Pure CPU on what a tenant sent: off the event loop, whoever hosts the worker.
+        redacted = await asyncio.to_thread(redactor.messages, batch)
+        candidates = await extractor.extract(redacted, run.usage)
         vectors = await self._embedder.embed([c.text for c in candidates])
         for candidate, vector in zip(candidates, vectors, strict=True):
             await self._consolidate(scope, candidate, vector)
@@ -203,7 +220,7 @@ class Worker:
         """The tenant's choice of extraction mode and model, else the service's."""
         choice = (await self._s.tenants.settings(tenant_id)).reflection
         if choice.extraction == "rules":
-            return RuleExtractor()
+            return RuleExtractor(self._settings.max_facts_per_message)
         if choice.extraction is None and choice.model is None:
             return self._extractor
         if self._llm is None:
@@ -211,8 +228,9 @@ class Worker:
                 "tenant %s asks for LLM extraction but no LLM is configured; using the rules",
                 tenant_id,
             )
-            return RuleExtractor()
-        return LLMExtractor(self._llm.using(choice.model) if choice.model else self._llm)
+            return RuleExtractor(self._settings.max_facts_per_message)
+        llm = self._llm.using(choice.model) if choice.model else self._llm
+        return LLMExtractor(llm, self._settings.max_facts_per_message)
 
     async def _redactor_for(self, tenant_id: str) -> Redactor:
         """The tenant's kinds, else the service's; the service's patterns plus the tenant's."""
@@ -258,9 +276,12 @@ class Worker:
         """Extract what is left, summarize, write the journal, archive the transcript."""
         if not await self.extract_session(scope, sid):
             return False
-        async with claim(self._engine, f"end:{sid}") as held:
+        key = f"end:{scope.tenant_id}:{scope.user_id}:{sid}"
+        async with claim(self._engine, key) as held, lease(self._engine, scope) as present:
+            if not held or not present:
+                return False
             row = await self._session_row(scope, sid)
-            if not held or row is None or row.status != "hard_expired":
+            if row is None or row.status != "hard_expired":
                 return False
             async with self.ledger.run("end_session", scope, sid) as run:
                 run.prompt_version = "digest-rules"
@@ -275,7 +296,8 @@ class Worker:
         stored = await self._s.transcripts.after(scope, sid, 0, limit=1000)
         if not stored:
             return
-        messages = (await self._redactor_for(scope.tenant_id)).messages(stored)
+        redactor = await self._redactor_for(scope.tenant_id)
+        messages = await asyncio.to_thread(redactor.messages, stored)
         facts = await self._s.facts.citing(scope, [m.id for m in messages])
         summary = digest(messages, facts)
         await self._s.summaries.put(
@@ -322,8 +344,9 @@ class Worker:
 
     async def reflect_user(self, scope: Scope) -> bool:
         """Rewrite the user's knowledge from their current facts."""
-        async with claim(self._engine, f"reflect:{scope.tenant_id}:{scope.user_id}") as held:
-            if not held:
+        key = f"reflect:{scope.tenant_id}:{scope.user_id}"
+        async with claim(self._engine, key) as held, lease(self._engine, scope) as present:
+            if not held or not present:
                 return False
             async with self.ledger.run("reflect", scope) as run:
                 facts = await self._s.facts.list_facts(scope, limit=1000)
@@ -368,12 +391,22 @@ class Worker:
         return count
 
     async def retention(self) -> int:
-        params = {"now": self._clock(), "retention_s": self._lifecycle.retention_s}
-        async with self.ledger.run("retention") as run:
-            async with transaction(self._engine, SYSTEM) as conn:
-                deleted = (await conn.execute(_RETENTION, params)).rowcount
-            run.status = "ok"
-        return deleted
+        """Delete raw messages past each tenant's retention window, tenant by tenant."""
+        done: Counter[str] = Counter()
+        async with self.ledger.run("retention"):
+            for tenant_id in await self._s.tenants.tenant_ids():
+                done.update(await self._for_tenant("retention", tenant_id, self._retain))
+        return done["deleted_raw"]
+
+    async def _retain(self, tenant_id: str) -> Counter[str]:
+        windows = await self._s.tenants.lifecycle(tenant_id)
+        params = {
+            "tenant_id": tenant_id,
+            "archived_before": self._clock() - timedelta(seconds=windows.retention_s),
+        }
+        async with transaction(self._engine, SYSTEM) as conn:  # every user of the tenant
+            deleted = (await conn.execute(_RETENTION, params)).rowcount
+        return Counter(deleted_raw=deleted)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -386,6 +419,9 @@ class Worker:
         """A job boundary: a failure is in the ledger and the log, and the pass goes on."""
         try:
             return int(bool(await job(*args)))
+        except Forgotten as exc:  # not a failure: the user asked to be forgotten
+            log.info("job %s stopped: %s", getattr(job, "__name__", job), exc.message)
+            return 0
         except Exception:
             log.exception("job %s failed for %s", getattr(job, "__name__", job), args)
             return 0

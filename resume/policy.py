@@ -50,7 +50,8 @@ def plan(last: LastSession | None, now: datetime, policy: ResumptionSettings) ->
     if last is None:
         return decided(Mode.FRESH, "no earlier session")
     gap_s = max((now - last.last_active_at).total_seconds(), 0.0)
-    if gap_s < policy.full_restore_max_gap_s and last.status != "archived":
+    # Only a session that can still take messages can be continued as it was.
+    if gap_s < policy.full_restore_max_gap_s and last.status in ("active", "soft_expired"):
         return decided(
             Mode.FULL_RESTORE,
             f"gap {gap_s:.0f} s is under the restore window {policy.full_restore_max_gap_s} s",
@@ -58,7 +59,7 @@ def plan(last: LastSession | None, now: datetime, policy: ResumptionSettings) ->
         )
     if gap_s < policy.primed_max_gap_s:
         why = (
-            "the last session is archived"
+            f"the last session has ended ({last.status})"
             if gap_s < policy.full_restore_max_gap_s
             else f"gap {gap_s:.0f} s is past the restore window"
         )

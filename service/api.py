@@ -12,17 +12,19 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memory.errors import BackendUnavailable, ConfigurationError
 from memory.session_store import RedisSessionStore
-from memory.settings import Settings
-from reflection.scheduler import build_scheduler
+from memory.settings import ApiSettings, Settings
 from service import problems
 from service.container import Container, build_container
 from service.deps import ContainerDep
-from service.limits import Limits, RequestIds, TokenBucket
+from service.limits import BodyLimit, RateLimits, RequestIds, TokenBucket
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import router
+from service.supervisor import WorkerProcess
 
 UI_DIR = Path(__file__).parent / "ui"
 
@@ -34,6 +36,43 @@ class Health(BaseModel):
     session_store: str
     redis: str | None  # "ok" or "unavailable" (degraded: state is served from Postgres)
     version: str
+
+
+# The inspector is static: its own script, styles and API calls only, and never in a frame.
+UI_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
+    "object-src 'none'"
+)
+UI_HEADERS = {
+    "Content-Security-Policy": UI_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every answer; the inspector's pages (under
+    /ui) also get a strict Content-Security-Policy and refuse to be framed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ui = scope["path"] == "/ui" or scope["path"].startswith("/ui/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if ui:
+                    headers.update(UI_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def check_exposure(settings: Settings) -> None:
@@ -70,6 +109,22 @@ async def _health(c: Container) -> Health:
     )
 
 
+def add_middleware(app: FastAPI, api: ApiSettings, metrics: Metrics) -> None:
+    """Outermost first: request ids, security headers, rate limits, the body limit, then
+    the request metrics, so that refusals carry an id and cost no more than they must."""
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, max_body_bytes=api.max_body_bytes)
+    app.add_middleware(
+        RateLimits,
+        requests=TokenBucket(api.rate_per_s, api.rate_burst, api.rate_buckets_max),
+        failures=TokenBucket(
+            api.auth_failure_rate_per_s, api.auth_failure_burst, api.rate_buckets_max
+        ),
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """An app that builds its own container from `settings`, or uses the one given (and
     leaves closing it to the caller)."""
@@ -85,28 +140,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built = await build_container(config)
         await built.embedder.warm_up()  # the first recall should not pay for loading a model
         app.state.container = built
-        in_process = config.worker_in_process
-        scheduler = None
-        if in_process or (in_process is None and config.database_url is None):
-            scheduler = build_scheduler(built.worker, config.reflection, config.lifecycle)
-            scheduler.start()
+        wanted = config.serve_worker
+        worker = None
+        if wanted or (wanted is None and config.database_url is None):
+            worker = WorkerProcess()  # its own process: never on this event loop
+            worker.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            if worker is not None:
+                await worker.stop()
             await built.close()
 
     app = FastAPI(title="memstrata", version=version("memstrata"), lifespan=lifespan)
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(config.api.metrics_refresh_s)
     problems.install(app)
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(
-        Limits,
-        max_body_bytes=config.api.max_body_bytes,
-        bucket=TokenBucket(config.api.rate_per_s, config.api.rate_burst),
-    )
-    app.add_middleware(RequestIds)
+    add_middleware(app, config.api, app.state.metrics)
     app.include_router(router)
     # The inspector: static files over the same /v1 API and the same tenant keys.
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
@@ -123,6 +172,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(c: ContainerDep) -> Response:
+        """Prometheus text; the gauges read from Postgres are `metrics_refresh_s` old at most."""
         await app.state.metrics.ledger.refresh(c.database.engine, c.clock())
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -123,7 +123,8 @@ def journal(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> N
 
 @app.command()
 def export(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> None:
-    """Every tier of the user as JSON lines on standard output."""
+    """Every tier of the user as JSON lines on standard output; the last line,
+    {"tier": "end", "rows": {...}}, counts the rows of each tier."""
 
     async def rows(c: Container) -> list[dict[str, Any]]:
         return [row async for row in LocalClient(c, tenant_id).export(user_id)]

@@ -126,12 +126,18 @@ class MemstrataClient:
         return entry
 
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The user's rows, the last one `{"tier": "end", "rows": {tier: count}}`; an export
+        that fails midway raises `ApiError` with the code of the service's error line."""
         async with self._http.stream("GET", f"/users/{user_id}/export") as response:
             if response.status_code >= 400:
                 raise ApiError(response.status_code, json.loads(await response.aread()))
             async for line in response.aiter_lines():
-                if line:
-                    yield json.loads(line)
+                if not line:
+                    continue
+                row = json.loads(line)
+                if row.get("tier") == "error":  # the service drops the connection next
+                    raise ApiError(500, {"title": "Export failed", **row})
+                yield row
 
     async def forget(self, user_id: str) -> None:
         await self._call("DELETE", f"/users/{user_id}")
@@ -176,6 +182,8 @@ class LocalClient:
             message=schemas.MessageOut.of(turn.message),
             session_version=turn.state.version,
             replayed=turn.replayed,
+            session_status=turn.state.status,
+            ended_reason=turn.state.ended_reason,
         )
 
     async def recall(self, user_id: str, query: str, k: int = 10, **filters: Any) -> list[Hit]:

@@ -54,9 +54,11 @@ class Container:
     cipher: Cipher = DISABLED
 
     async def forget(self, scope: Scope) -> None:
-        """Forget a user everywhere: the hot state, every tier and the run ledger."""
-        await self.session_store.forget_user(scope)
-        await users.forget(self.database.engine, scope)
+        """Forget a user everywhere: every tier and the run ledger, then the hot state (with
+        the time of the forget, so a read racing it cannot put the state back). Final once
+        it returns; if the cache cannot be reached it raises and may simply be retried."""
+        forgotten_at = await users.forget(self.database.engine, scope)
+        await self.session_store.forget_user(scope, forgotten_at)
 
     async def close(self) -> None:
         await self.session_store.close()
@@ -106,7 +108,6 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         session_store,
         tenants,
         clock,
-        settings.lifecycle,
         settings.session,
         cipher,
     )
@@ -121,10 +122,9 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         tenants=tenants,
         cipher=cipher,
     )
-    extractor: Extractor = RuleExtractor() if llm is None else LLMExtractor(llm)
-    worker = Worker(
-        engine, stores, extractor, embedder, llm, clock, settings.reflection, settings.lifecycle
-    )
+    cap = settings.reflection.max_facts_per_message
+    extractor: Extractor = RuleExtractor(cap) if llm is None else LLMExtractor(llm, cap)
+    worker = Worker(engine, stores, extractor, embedder, llm, clock, settings.reflection)
     recall = Recall(engine, embedder, settings.recall, clock, chars, cipher)
     resumer = Resumer(
         sessions, stores.summaries, stores.journal, stores.facts, recall, tenants, clock

@@ -19,10 +19,20 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, the scheme in any case and
+    surrounding whitespace ignored; None without a usable one."""
+    parts = (authorization or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1].strip() or None
+
+
 def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.lower().startswith("bearer "):
+    token = bearer_token(authorization)
+    if token is None:
         raise Unauthorized("send 'Authorization: Bearer <api key>'")
-    return authorization[7:].strip()
+    return token
 
 
 async def tenant(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> str:

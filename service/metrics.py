@@ -1,23 +1,21 @@
 """Prometheus metrics: request latency by route and status, the latencies of appends,
 recalls and resumes, the worker's backlogs, and job outcomes and LLM tokens from the run
-ledger."""
+ledger (read from Postgres at most once per `MEMSTRATA_API__METRICS_REFRESH_S`)."""
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memory.rls import SYSTEM, transaction
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, ledger_refresh_s: float) -> None:
         self.registry = CollectorRegistry()
         self.requests = Histogram(
             "memstrata_request_seconds",
@@ -31,7 +29,7 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
-        self.ledger = LedgerGauges(self.registry)
+        self.ledger = LedgerGauges(self.registry, ledger_refresh_s)
 
 
 _BACKLOG = text("""
@@ -49,9 +47,11 @@ GROUP BY kind, status
 
 
 class LedgerGauges:
-    """Read at scrape time from Postgres, so they hold for every worker process."""
+    """Read from Postgres, so they hold for every worker process; at most once per
+    `refresh_s` and by one scrape at a time, so a flood of scrapes costs the database
+    one read per window. Scrapes meanwhile answer with the last values."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, refresh_s: float) -> None:
         self.backlog = Gauge(
             "memstrata_backlog", "rows waiting for the worker", ["queue"], registry=registry
         )
@@ -67,29 +67,61 @@ class LedgerGauges:
             ["kind", "direction"],
             registry=registry,
         )
+        self.refreshes = 0  # reads from Postgres so far
+        self._window = timedelta(seconds=refresh_s)
+        self._read_at: datetime | None = None
+        self._lock = asyncio.Lock()
 
     async def refresh(self, engine: AsyncEngine, now: datetime) -> None:
+        """Read the gauges unless they were read within the window (by the clock's `now`)."""
+        if self._read_at is not None and self._lock.locked():
+            return  # another scrape is reading: the last values do
+        async with self._lock:
+            if self._read_at is not None and self._read_at <= now < self._read_at + self._window:
+                return
+            await self._read(engine, now)
+            self._read_at = now
+            self.refreshes += 1
+
+    async def _read(self, engine: AsyncEngine, now: datetime) -> None:
         async with transaction(engine, SYSTEM) as conn:  # service-wide gauges
             backlog = (await conn.execute(_BACKLOG)).one()
             jobs = (await conn.execute(_JOBS, {"now": now})).all()
         self.backlog.labels("embedding").set(backlog.unembedded)
         self.backlog.labels("extraction").set(backlog.unextracted)
+        self.jobs.clear()  # a kind without runs in the last hour has no series
+        self.tokens.clear()
         for row in jobs:
             self.jobs.labels(row.kind, row.status).set(row.runs)
             self.tokens.labels(row.kind, "input").set(row.input_tokens or 0)
             self.tokens.labels(row.kind, "output").set(row.output_tokens or 0)
 
 
-class MetricsMiddleware(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class MetricsMiddleware:
+    """Times every request by the route that matched, its method and its status (500 when
+    the app raised)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics: Metrics = request.app.state.metrics
-        metrics.requests.labels(path, request.method, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.requests.labels(path, scope["method"], str(status)).observe(
+                time.perf_counter() - started
+            )

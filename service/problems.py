@@ -98,7 +98,18 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unforeseen: logged with its traceback and answered as a 500 problem. If the
+    answer had started, nothing is sent: Starlette re-raises to the server, which drops the
+    connection, so a half-sent answer never looks complete."""
+    log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    response = problem(500, "Internal error", "an unexpected error occurred", "internal_error")
+    response.headers["X-Content-Type-Options"] = "nosniff"  # outside every middleware
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(MemstrataError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from memory import history, users
-from memory.errors import InvalidInput
+from memory.errors import InvalidInput, MemstrataError
 from service import schemas
 from service.deps import ContainerDep, ScopeDep, TenantDep, admin
 
@@ -65,14 +65,15 @@ async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> dict[str, An
 async def set_tenant_settings(
     body: schemas.TenantSettingsIn, tenant_id: TenantDep, c: ContainerDep
 ) -> dict[str, Any]:
-    """Replace this tenant's overrides; every process picks them up within
-    `MEMSTRATA_SESSION__TENANT_CACHE_S`, without a restart."""
-    if body.lifecycle is not None:
-        await c.tenants.set_lifecycle(tenant_id, body.lifecycle)
-    if body.resumption is not None:
-        await c.tenants.set_resumption(tenant_id, body.resumption)
-    if body.reflection is not None:
-        await c.tenants.set_reflection(tenant_id, body.reflection)
+    """Replace this tenant's overrides, all sections or none (every value is range-checked
+    first); every process picks them up within `MEMSTRATA_SESSION__TENANT_CACHE_S`, without
+    a restart."""
+    await c.tenants.update(
+        tenant_id,
+        lifecycle=body.lifecycle,
+        resumption=body.resumption,
+        reflection=body.reflection,
+    )
     return await tenant_settings(tenant_id, c)
 
 
@@ -105,6 +106,8 @@ async def append_message(
         message=schemas.MessageOut.of(turn.message),
         session_version=turn.state.version,
         replayed=turn.replayed,
+        session_status=turn.state.status,
+        ended_reason=turn.state.ended_reason,
     )
 
 
@@ -299,10 +302,28 @@ async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
 
 @router.get("/users/{user_id}/export")
 async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
-    """Every tier of the user as JSON lines (`tier` says which)."""
+    """Every tier of the user as JSON lines, each with `tier` saying which: session,
+    message, fact, knowledge, summary, journal. The last line is
+    `{"tier": "end", "rows": {"session": 2, "message": 40, ...}}`; an export without it is
+    incomplete. A problem known before the first line (a row sealed with a key the service
+    lacks: 503) is a problem+json answer. One that happens later is a last line
+    `{"tier": "error", "code": ..., "detail": ...}`, after which the connection is dropped
+    (the chunked body is never terminated, so HTTP clients report it too)."""
+    rows = users.export(c.database.engine, scope, c.cipher)
+    first = await anext(rows)  # the key check runs here, before the answer starts
+
+    def line(row: dict[str, Any]) -> bytes:
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode()
 
     async def lines() -> AsyncIterator[bytes]:
-        async for row in users.export(c.database.engine, scope, c.cipher):
-            yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
+        try:
+            yield line(first)
+            async for row in rows:
+                yield line(row)
+        except Exception as exc:  # the answer has started: say why it stops, then abort
+            code = exc.code if isinstance(exc, MemstrataError) else "internal_error"
+            detail = exc.message if isinstance(exc, MemstrataError) else "an unexpected error"
+            yield line({"tier": "error", "code": code, "detail": detail})
+            raise
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")

@@ -2,13 +2,31 @@
 frozen records; requests are validated here and again by the library."""
 
 import uuid
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from memory.records import Fact, JournalEntry, Knowledge, Message, RecallHit, SessionSummary
 from memory.session_state import SessionState
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)  # 0001-01-01T00:00+14:00 has no UTC value
+    except OverflowError:
+        raise ValueError("is outside the range of dates") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    return value
+
+
+# Every instant a request gives: timezone-aware (a naive one is ambiguous) and between
+# 1900 and 9000 in UTC; the library checks its own bounds (e.g. messages not in the future).
+Instant = Annotated[AwareDatetime, AfterValidator(_within_range)]
 
 
 class _In(BaseModel):
@@ -38,7 +56,7 @@ class NewMessage(_In):
     content: str
     device_id: str | None = Field(default=None, max_length=128)
     takeover: bool = False
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class MessageOut(BaseModel):
@@ -67,6 +85,11 @@ class Appended(BaseModel):
     message: MessageOut
     session_version: int
     replayed: bool
+    # The session's status after the append, and why it ended if that was not idleness
+    # ("corrupt_state": its stored state was unreadable; the message is kept in it and the
+    # user continues in a new session).
+    session_status: str
+    ended_reason: str | None = None
 
 
 class StateChange(_In):
@@ -85,7 +108,7 @@ class DeviceIn(_In):
 class ResumeIn(_In):
     message: str | None = None
     device_id: str | None = Field(default=None, max_length=128)
-    now: datetime | None = None
+    now: Instant | None = None
     budget_tokens: int | None = Field(default=None, ge=50, le=200_000)
 
 
@@ -94,9 +117,9 @@ class RecallIn(_In):
     k: int = 10
     tiers: list[str] | None = None
     kinds: list[str] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    as_of: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
+    as_of: Instant | None = None
 
 
 def state_out(state: SessionState) -> dict[str, Any]:

@@ -28,8 +28,11 @@ def free_port() -> int:
 class Service:
     """`memstrata serve` on a fixed port; `kill()` sends SIGKILL, `start()` starts it again."""
 
-    def __init__(self, database_url: str | None, tmp: Path) -> None:
-        """With no `database_url`, the service runs on its embedded Postgres in `tmp`."""
+    def __init__(
+        self, database_url: str | None, tmp: Path, env: dict[str, str] | None = None
+    ) -> None:
+        """With no `database_url`, the service runs on its embedded Postgres in `tmp`;
+        `env` adds or overrides environment variables (settings) of the service."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
@@ -40,15 +43,16 @@ class Service:
             "MEMSTRATA_API__RATE_BURST": "1000000",
             "MEMSTRATA_API__RATE_PER_S": "100000",
             "MEMSTRATA_REFLECTION__EXTRACTION": "rules",
-            "MEMSTRATA_WORKER_IN_PROCESS": "false",
+            "MEMSTRATA_SERVE_WORKER": "false",
             "MEMSTRATA_LOG_FORMAT": "text",
             "HF_HUB_OFFLINE": "1",
+            **(env or {}),
         }
         self._log = tmp / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-c", "from service.cli import app; app()", "serve"]
+        command = [sys.executable, "-m", "service", "serve"]
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)], env=self._env, stdout=log, stderr=log
@@ -65,15 +69,17 @@ class Service:
                 await asyncio.sleep(0.3)
         raise AssertionError(f"the service was not ready within {READY_WITHIN_S} s\n{self.log()}")
 
-    async def worker_once(self, timeout_s: float = 120.0, **settings: str) -> None:
+    async def worker_once(self, timeout_s: float = 120.0, **settings: str) -> str:
         """Run `memstrata worker --once` on the service's database and settings, plus
-        `settings` (environment variables)."""
-        command = [sys.executable, "-c", "from service.cli import app; app()", "worker", "--once"]
+        `settings` (environment variables); returns what it printed (stdout and stderr)."""
+        command = [sys.executable, "-m", "service", "worker", "--once"]
         env = {**self._env, **settings}
         done = await asyncio.to_thread(
             subprocess.run, command, env=env, capture_output=True, timeout=timeout_s
         )
-        assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+        output = (done.stdout + done.stderr).decode(errors="replace")
+        assert done.returncode == 0, output[-3000:]
+        return output
 
     def kill(self) -> None:
         assert self.process is not None
@@ -89,8 +95,10 @@ class Service:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
-    def log(self) -> str:
-        return self._log.read_text(errors="replace")[-4000:] if self._log.exists() else ""
+    def log(self, tail: int | None = 4000) -> str:
+        """The service's output, its last `tail` characters (None: all of it)."""
+        text = self._log.read_text(errors="replace") if self._log.exists() else ""
+        return text if tail is None else text[-tail:]
 
 
 async def new_tenant(base_url: str, tenant_id: str) -> str:

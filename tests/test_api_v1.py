@@ -17,6 +17,8 @@ from service.api import create_app
 from tests.api_harness import Api, make_api, problem_of
 from tests.conftest import TravelClock
 
+TIERS = ("session", "message", "fact", "knowledge", "summary", "journal")
+
 
 async def post_message(
     api: Api,
@@ -117,10 +119,11 @@ async def test_forget_leaves_nothing_to_read_or_export(api: Api) -> None:
     api.container.clock.advance(hours=3)  # type: ignore[attr-defined]
     await api.container.worker.tick()
     exported = await api.client.get("/v1/users/alice/export", headers=api.as_a())
-    tiers = {line.split('"tier": "')[1].split('"')[0] for line in exported.text.splitlines()}
+    tiers = {json.loads(line)["tier"] for line in exported.text.splitlines()}
     assert {"session", "message", "fact", "summary", "journal"} <= tiers
     assert (await api.client.delete("/v1/users/alice", headers=api.as_a())).status_code == 204
-    assert (await api.client.get("/v1/users/alice/export", headers=api.as_a())).text == ""
+    nothing = (await api.client.get("/v1/users/alice/export", headers=api.as_a())).json()
+    assert nothing == {"tier": "end", "rows": dict.fromkeys(TIERS, 0)}
     hits = await api.client.post(
         "/v1/users/alice/recall", headers=api.as_a(), json={"query": "pilot dog Rex"}
     )
@@ -141,13 +144,17 @@ async def test_every_endpoint_refuses_another_tenant(api: Api) -> None:
         await c.get(f"{base}/sessions/{sid}", headers=b),
         await c.patch(f"{base}/sessions/{sid}", json={"topic": "x"}, headers=b | {"If-Match": "1"}),
         await c.post(f"{base}/sessions/{sid}/complete-task", headers=b | {"If-Match": "1"}),
-        await c.post(f"{base}/sessions/{sid}/open", json={"device_id": "phone"}, headers=b),
-        await c.post(
-            f"{base}/sessions/{sid}/messages", json={"role": "user", "content": "hi"}, headers=b
-        ),
         await c.get(f"{base}/journal/versions/1", headers=b),
     ]:
         problem_of(response, 404)
+    # The same session id is tenant B's own alice's session: it sees nothing of A's.
+    theirs = await c.post(f"{base}/sessions/{sid}/open", json={"device_id": "phone"}, headers=b)
+    assert theirs.status_code == 200 and theirs.json()["window"] == []
+    sent = await c.post(
+        f"{base}/sessions/{sid}/messages", json={"role": "user", "content": "hi"}, headers=b
+    )
+    assert sent.status_code == 201 and sent.json()["message"]["seq"] == 1
+    await c.delete(base, headers=b)
     assert (await c.get(f"{base}/facts", headers=b)).json() == []
     assert (await c.get(f"{base}/knowledge", headers=b)).json() == []
     assert (await c.get(f"{base}/summaries", headers=b)).json() == []
@@ -156,7 +163,7 @@ async def test_every_endpoint_refuses_another_tenant(api: Api) -> None:
     assert (await c.post(f"{base}/recall", json={"query": "nurse Porto"}, headers=b)).json() == []
     resumed = (await c.post(f"{base}/resume", json={"message": "nurse"}, headers=b)).json()
     assert resumed["mode"] == "fresh" and "Porto" not in str(resumed["messages"])
-    assert (await c.get(f"{base}/export", headers=b)).text == ""
+    assert (await c.get(f"{base}/export", headers=b)).json()["rows"] == dict.fromkeys(TIERS, 0)
     assert (await c.delete(base, headers=b)).status_code == 204
     still = await c.get(f"{base}/facts", headers=api.as_a())
     assert any("nurse" in f["text"] for f in still.json()), "B's forget touched nothing of A"
@@ -294,6 +301,7 @@ async def test_metrics_show_backlogs_and_job_outcomes(api: Api) -> None:
     metrics = (await api.client.get("/metrics")).text
     assert 'memstrata_backlog{queue="embedding"} 1.0' in metrics
     await api.container.worker.tick()
+    api.container.clock.advance(seconds=20)  # type: ignore[attr-defined]  # past the cache
     metrics = (await api.client.get("/metrics")).text
     assert 'memstrata_backlog{queue="extraction"} 0.0' in metrics
     assert 'memstrata_jobs_last_hour{kind="extract",status="ok"}' in metrics

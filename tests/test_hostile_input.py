@@ -75,6 +75,31 @@ async def test_absurd_timestamps_are_refused(api: Api, at: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("resume", {"now": "2026-01-05T09:00:00"}),  # naive: which timezone?
+        ("resume", {"now": "0001-01-01T00:00:00+14:00"}),  # before year 1 in UTC
+        ("resume", {"now": "9999-12-31T23:59:59-14:00"}),  # after year 9999 in UTC
+        ("resume", {"now": "1066-10-14T09:00:00Z"}),
+        ("resume", {"now": "8999-12-31T23:00:00-02:00"}),  # year 9000 in UTC
+        ("recall", {"query": "x", "since": "2026-01-05T09:00:00"}),
+        ("recall", {"query": "x", "until": "0001-01-01T00:00:00+14:00"}),
+        ("recall", {"query": "x", "as_of": "9999-12-31T23:59:59-14:00"}),
+        (
+            "sessions/0b9a4f4e-0000-4000-8000-000000000000/messages",
+            {"role": "user", "content": "hi", "at": "0001-01-01T00:00:00+14:00"},
+        ),
+    ],
+)
+async def test_naive_and_out_of_range_instants_are_422(
+    api: Api, path: str, body: dict[str, object]
+) -> None:
+    response = await api.client.post(f"/v1/users/alice/{path}", json=body, headers=api.as_a())
+    problem_of(response, 422)
+    assert await count_messages(api) == 0
+
+
+@pytest.mark.parametrize(
     "content",
     [
         "'; DROP TABLE messages; --",

@@ -2,7 +2,8 @@
 seeded with a marker word of their own; then every endpoint is called with every tenant's
 key for every user path and every session id of every other owner (about 1,900 requests),
 and with unknown, malformed and other tenants' keys.
-No answer may carry another owner's marker, every foreign session id is a 404, and no row
+No answer may carry another owner's marker, every read of a foreign session id is a 404
+(a write with one opens a session of the caller's own), and no row
 is written into another owner's data."""
 
 import contextlib
@@ -48,7 +49,12 @@ async def world(
     settings = Settings.model_validate(
         {
             "database_url": fresh_database,
-            "api": {"admin_key": ADMIN, "rate_burst": 1_000_000, "rate_per_s": 1_000_000},
+            "api": {
+                "admin_key": ADMIN,
+                "rate_burst": 1_000_000,
+                "rate_per_s": 1_000_000,
+                "auth_failure_burst": 1_000_000,
+            },
             "reflection": {"extraction": "rules"},
         }
     )
@@ -116,16 +122,24 @@ def recall_request(user: str) -> tuple[str, dict[str, object]]:
     return f"/v1/users/{user}/recall", {"query": "what is my codeword?", "k": 20}
 
 
-def session_requests(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, object]]]:
+def session_reads(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, object]]]:
+    """What may only touch an existing session: another owner's session id is a 404."""
     path = f"/v1/users/{user}/sessions/{sid}"
     return [
         ("get", path, {}),
         ("patch", path, {"topic": "hijacked"}),
         ("post", f"{path}/complete-task", {}),
-        ("post", f"{path}/open", {"device_id": "intruder"}),
-        ("post", f"{path}/messages", {"role": "user", "content": "planted by an intruder"}),
         ("get", f"{path}/messages", {}),
         ("get", f"{path}/facts", {}),
+    ]
+
+
+def session_writes(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, object]]]:
+    """What opens a session: another owner's session id opens one of the caller's own."""
+    path = f"/v1/users/{user}/sessions/{sid}"
+    return [
+        ("post", f"{path}/open", {"device_id": "intruder"}),
+        ("post", f"{path}/messages", {"role": "user", "content": "planted by an intruder"}),
     ]
 
 
@@ -148,6 +162,22 @@ async def owner_sees_their_own(world: World, tenant: str, user: str) -> None:
         assert mine in seen or sid in seen, (path, seen)
 
 
+async def foreign_session(
+    world: World, tenant: str, user: str, sid: uuid.UUID, others: list[str]
+) -> int:
+    """Another owner's session id: reads are 404s, writes open the caller's own session;
+    no answer carries another owner's marker. Returns the number of requests made."""
+    for method, path, body in session_reads(user, sid):
+        response = await call(world, tenant, method, path, body)
+        assert response.status_code == 404, (tenant, user, path, response.text)
+        assert not [w for w in others if w in response.text]
+    for method, path, body in session_writes(user, sid):
+        response = await call(world, tenant, method, path, body)
+        assert response.status_code in (200, 201), (path, response.text)
+        assert not [w for w in others if w in response.text]
+    return len(session_reads(user, sid)) + len(session_writes(user, sid))
+
+
 async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World) -> None:
     requests = 0
     owners = list(itertools.product(TENANTS, USERS))
@@ -161,13 +191,8 @@ async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World)
             assert not leaked, (tenant, user, path, leaked)
         await owner_sees_their_own(world, tenant, user)
         for owner, sid in world.sessions.items():
-            if owner == (tenant, user):
-                continue
-            for method, path, body in session_requests(user, sid):
-                response = await call(world, tenant, method, path, body)
-                requests += 1
-                assert response.status_code == 404, (tenant, user, owner, path, response.text)
-                assert not [w for w in others if w in response.text]
+            if owner != (tenant, user):
+                requests += await foreign_session(world, tenant, user, sid, others)
     assert requests > 1_000
 
     for key in ("", "garbage", world.keys["north"] + "x", world.keys["north"][:-1]):
@@ -177,24 +202,28 @@ async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World)
             assert response.status_code == 401, (key, path, response.text)
             assert not [w for w in map(marker, TENANTS, USERS) if w in response.text]
 
+    await nothing_written_into_another_owners_session(world)
+
+
+async def nothing_written_into_another_owners_session(world: World) -> None:
     async with owner_transaction(world.container.database.engine) as conn:
-        planted = await conn.scalar(
-            text("SELECT count(*) FROM messages WHERE content LIKE '%intruder%'")
-        )
         per_session = (
             await conn.execute(
                 text(
-                    "SELECT s.tenant_id, s.user_id, count(m.id) AS n, "
-                    "bool_and(m.tenant_id = s.tenant_id AND m.user_id = s.user_id) AS own "
-                    "FROM sessions s JOIN messages m ON m.session_id = s.id "
-                    "GROUP BY s.id, s.tenant_id, s.user_id"
+                    "SELECT s.tenant_id, s.user_id, s.id, count(m.id) AS n, "
+                    "count(m.id) FILTER (WHERE m.content LIKE '%intruder%') AS planted "
+                    "FROM sessions s JOIN messages m ON m.tenant_id = s.tenant_id "
+                    "AND m.user_id = s.user_id AND m.session_id = s.id "
+                    "GROUP BY s.tenant_id, s.user_id, s.id"
                 )
             )
         ).all()
-        sessions = (await conn.execute(text("SELECT tenant_id, user_id, id FROM sessions"))).all()
         topics = await conn.scalar(
             text("SELECT count(*) FROM sessions WHERE context::text LIKE '%hijacked%'")
         )
-    assert planted == 0 and topics == 0, "nothing written into another owner's session"
-    assert all(row.n == 1 and row.own for row in per_session)
-    assert {(r.tenant_id, r.user_id): r.id for r in sessions} == world.sessions
+    assert topics == 0, "no session's context was changed through another owner's id"
+    for row in per_session:
+        if world.sessions[(row.tenant_id, row.user_id)] == row.id:
+            assert (row.n, row.planted) == (1, 0), "nothing written into an owner's session"
+        else:  # opened by the caller itself, with an id another owner also uses
+            assert row.n == row.planted

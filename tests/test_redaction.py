@@ -2,8 +2,12 @@
 the real worker — facts, summaries and the journal that never hold what was redacted, while
 the raw transcript keeps the user's words."""
 
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +16,7 @@ from memory.domain import Scope
 from memory.errors import InvalidInput
 from memory.rls import owner_transaction
 from memory.settings import REDACT_KINDS, Settings
-from reflection.redaction import Redactor, luhn_ok
+from reflection.redaction import Redactor, iban_ok, luhn_ok
 from service.container import Container, build_container
 from tests.conftest import TravelClock
 
@@ -48,9 +52,102 @@ def test_ordinary_numbers_are_left_alone(said: str) -> None:
     assert ALL.redact(said) == said
 
 
-def test_luhn() -> None:
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("my SSN is 123-45-6789.", "my SSN is [national_id]."),
+        ("ssn 123 45 6789 on file", "ssn [national_id] on file"),
+        ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [iban] please"),
+        ("pay GB82WEST12345698765432.", "pay [iban]."),
+        ("to AT61 1904 3002 3457 3201 FROM me", "to [iban] FROM me"),
+        ("my password is hunter2.", "my password is [secret]."),
+        ("password: x", "password: [secret]"),
+        ("pwd=s3cr3t", "pwd=[secret]"),
+        ("the PIN is 4321", "the PIN is [secret]"),
+        ("my password is now hunter2", "my password is now [secret]"),
+        (
+            "the passphrase for the vault is 'correct horse'",
+            "the passphrase for the vault is [secret]",
+        ),
+        ("I set my passcode to 9981", "I set my passcode to [secret]"),
+        ("key sk-proj-abcdefghijklmnopqrstuvwxyz012345 ok", "key [secret] ok"),
+        ("sk-abcdefghij0123456789abcdefghij", "[secret]"),
+        ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[secret]"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv", "[secret]"),
+        ("id AKIAIOSFODNN7EXAMPLE", "id [secret]"),
+        ("xoxb-123456789012-abcdefghij", "[secret]"),
+        ("Authorization: Bearer abc123def456ghi789", "Authorization: Bearer [secret]"),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9P",
+            "jwt [secret]",
+        ),
+        ("token a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8 here", "token [secret] here"),
+    ],
+)
+def test_national_ids_ibans_and_secrets_are_replaced(said: str, kept: str) -> None:
+    assert ALL.redact(said) == kept
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "we met on 2024-05-08 at 10:30, see you 05/08/2024",
+        "call me at 10:30 in room 301-B, floor 3, page 12-14",
+        "not an id: 000-12-3456",
+        "bad check digits DE89 3704 0044 0532 0130 01",
+        "ISO 9001 and AB12 CDEF are codes",
+        "send me a password reset link",
+        "I forgot my password, and the password is wrong",
+        "my password manager is great",
+        "pin the map; the pin is in the drawer",
+        "use a Bearer token, Bearer authentication",
+        "Pneumonoultramicroscopicsilicovolcanoconiosis is a long word",
+        "IMG_20240508_103000_HDR_v2_edited_final_version2.jpg",
+        "request 550e8400-e29b-41d4-a716-446655440000 failed",
+        "python 3.11.7, node v20.11.1, the task-management-system",
+    ],
+)
+def test_ordinary_text_is_not_taken_for_ids_ibans_or_secrets(said: str) -> None:
+    assert ALL.redact(said) == said
+
+
+def test_luhn_and_iban_checks() -> None:
     assert luhn_ok("4111111111111111")
     assert not luhn_ok("1234567890123456")
+    assert iban_ok("DE89 3704 0044 0532 0130 00")
+    assert iban_ok("gb82west12345698765432")
+    assert not iban_ok("DE89 3704 0044 0532 0130 01")
+    assert not iban_ok("DE89")
+
+
+def test_adjacent_spans_are_each_replaced() -> None:
+    assert ALL.redact("4155550134 4155550134") == "[phone] [phone]"
+    assert ALL.redact("a@b.com,c@d.com") == "[email],[email]"
+
+
+def test_text_that_is_not_valid_unicode_survives() -> None:
+    assert ALL.redact("x\ud800 ana@example.com \ud800") == "x\ud800 [email] \ud800"
+
+
+# Exponential on a backtracking engine (2**30 steps for the tenant pattern), linear on RE2;
+# the adversarial texts would be quadratic for a careless built-in pattern.
+_LINEAR = textwrap.dedent(
+    """
+    from memory.settings import REDACT_KINDS
+    from reflection.redaction import Redactor
+
+    assert Redactor([], {"evil": r"(a+)+$"}).redact("a" * 30 + "!") == "a" * 30 + "!"
+    assert Redactor([], {"evil": r"(a+)+$"}).redact("a" * 30) == "[evil]"
+    redactor = Redactor(REDACT_KINDS, {"greedy": r"x(?:.*y)?"})
+    for unit in ["a", "a1", "1 ", "1-", "@a.", "password is ", "pin ", "DE89 ", " ", "x"]:
+        redactor.redact((unit * 32_000)[:32_000])
+    """
+)
+
+
+def test_patterns_run_in_linear_time() -> None:
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", _LINEAR], cwd=root, check=True, timeout=120)
 
 
 def test_only_the_chosen_kinds_and_named_patterns_apply() -> None:
@@ -63,11 +160,28 @@ def test_only_the_chosen_kinds_and_named_patterns_apply() -> None:
 
 @pytest.mark.parametrize(
     "patterns",
-    [{"bad": "(unclosed"}, {"Bad Name": "x"}, {"empty": "a*"}, {f"p{i}": "x" for i in range(21)}],
+    [
+        {"bad": "(unclosed"},
+        {"Bad Name": "x"},
+        {"empty": "a*"},
+        {"boundary": r"\b"},
+        {"long": "x" * 1001},
+        {"huge": r"\pL{1,1000}"},
+        {f"p{i}": "x" for i in range(21)},
+    ],
 )
 def test_bad_patterns_are_refused_when_set(patterns: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="redact_patterns"):
         Settings.model_validate({"reflection": {"redact_patterns": patterns}})
+
+
+@pytest.mark.parametrize("pattern", [r"(?<=x)y", r"(?<!x)y", r"x(?=y)", r"(a)\1", r"a++"])
+def test_patterns_that_need_backtracking_are_refused_by_name(
+    pattern: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match=r"member_id: not a pattern RE2 can run"):
+        Settings.model_validate({"reflection": {"redact_patterns": {"member_id": pattern}}})
+    assert capfd.readouterr().err == "", "RE2 must not log refused patterns to stderr"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from memory.domain import FactKind, Role, Scope
 from memory.records import Message
-from reflection.rules import extract_rules
+from reflection.rules import MAX_FACTS_SCANNED, extract_rules
 
 SAID = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -98,3 +98,22 @@ def test_unanswered_questions_become_open_loops() -> None:
 def test_the_assistant_never_becomes_the_user() -> None:
     facts = found(dialogue(("assistant", "I live in the cloud and I love helping.")))
     assert facts == set()
+
+
+def test_a_message_stops_being_scanned_after_the_bound() -> None:
+    flood = dialogue(("user", " ".join(f"I like thing{i}." for i in range(MAX_FACTS_SCANNED + 50))))
+    assert len(extract_rules(flood)) == MAX_FACTS_SCANNED
+    assert len(extract_rules(flood, per_message=5)) == 5
+
+
+def test_captured_places_and_names_have_a_bounded_length() -> None:
+    said = "I live in " + "York " * 2000 + "now. My dog R" + "a" * 500 + "."
+    assert found(dialogue(("user", said))) == {
+        (FactKind.PROFILE, "Lives in York York York York York York", "residence")
+    }
+
+
+def test_a_very_long_open_question_is_shortened() -> None:
+    facts = found(dialogue(("user", "Could you " + "please " * 5000 + "help?")))
+    ((kind, text, _),) = facts
+    assert kind is FactKind.OPEN_QUESTION and len(text) < 400 and text.endswith(" …?")

@@ -91,8 +91,8 @@ async def harness(
             await conn.execute(
                 text(
                     "INSERT INTO session_cache VALUES (:sid, :t, :u, :v, :p, :e) "
-                    "ON CONFLICT (session_id) DO UPDATE SET version = excluded.version, "
-                    "payload = excluded.payload"
+                    "ON CONFLICT (tenant_id, user_id, session_id) DO UPDATE "
+                    "SET version = excluded.version, payload = excluded.payload"
                 ),
                 {
                     "sid": sid,
@@ -114,31 +114,37 @@ async def test_put_then_get_round_trips(harness: Harness) -> None:
     sid = await harness.session(ALICE)
     assert await harness.store.get(ALICE, sid) is None
     state = make_state(sid)
-    assert await harness.store.put(state, ttl_s=60)
+    assert await harness.store.put(state, ttl_s=60, read_at=AT)
     assert await harness.store.get(ALICE, sid) == state
 
 
 async def test_only_a_newer_version_replaces_the_stored_one(harness: Harness) -> None:
     sid = await harness.session(ALICE)
-    await harness.store.put(make_state(sid, version=5, text_="five"), ttl_s=60)
-    assert not await harness.store.put(make_state(sid, version=4, text_="four"), ttl_s=60)
-    assert not await harness.store.put(make_state(sid, version=5, text_="other"), ttl_s=60)
+    await harness.store.put(make_state(sid, version=5, text_="five"), ttl_s=60, read_at=AT)
+    assert not await harness.store.put(
+        make_state(sid, version=4, text_="four"), ttl_s=60, read_at=AT
+    )
+    assert not await harness.store.put(
+        make_state(sid, version=5, text_="other"), ttl_s=60, read_at=AT
+    )
     assert (await harness.store.get(ALICE, sid)).window[0].content == "five"  # type: ignore[union-attr]
-    assert await harness.store.put(make_state(sid, version=6, text_="six"), ttl_s=60)
+    assert await harness.store.put(make_state(sid, version=6, text_="six"), ttl_s=60, read_at=AT)
     assert (await harness.store.get(ALICE, sid)).version == 6  # type: ignore[union-attr]
 
 
 async def test_entries_expire_with_their_window(harness: Harness) -> None:
     sid = await harness.session(ALICE)
-    await harness.store.put(make_state(sid), ttl_s=1)
+    await harness.store.put(make_state(sid), ttl_s=1, read_at=AT)
     await harness.expire()
     assert await harness.store.get(ALICE, sid) is None
-    assert await harness.store.put(make_state(sid), ttl_s=60), "an expired entry is replaced"
+    assert await harness.store.put(make_state(sid), ttl_s=60, read_at=AT), (
+        "an expired entry is replaced"
+    )
 
 
 async def test_delete_removes_the_entry(harness: Harness) -> None:
     sid = await harness.session(ALICE)
-    await harness.store.put(make_state(sid), ttl_s=60)
+    await harness.store.put(make_state(sid), ttl_s=60, read_at=AT)
     await harness.store.delete(ALICE, sid)
     assert await harness.store.get(ALICE, sid) is None
 
@@ -147,13 +153,13 @@ async def test_large_states_are_compressed_and_round_trip(harness: Harness) -> N
     sid = await harness.session(ALICE)
     big = make_state(sid, text_="lorem ipsum " * 20_000)
     assert encode(big)[:1] == b"Z" and len(encode(big)) < COMPRESS_ABOVE_BYTES
-    await harness.store.put(big, ttl_s=60)
+    await harness.store.put(big, ttl_s=60, read_at=AT)
     assert await harness.store.get(ALICE, sid) == big
 
 
 async def test_entries_are_scoped_to_their_user(harness: Harness) -> None:
     sid = await harness.session(ALICE)
-    await harness.store.put(make_state(sid), ttl_s=60)
+    await harness.store.put(make_state(sid), ttl_s=60, read_at=AT)
     for stranger in (Scope("acme", "bob"), Scope("globex", "alice")):
         assert await harness.store.get(stranger, sid) is None
 
@@ -203,7 +209,7 @@ async def test_redis_entry_of_the_wrong_type_is_corrupt_and_overwritable(redis_u
     with pytest.raises(CorruptState):
         await store.get(ALICE, sid)
     state = make_state(sid)
-    assert await store.put(state, ttl_s=60)
+    assert await store.put(state, ttl_s=60, read_at=AT)
     assert await store.get(ALICE, sid) == state
     assert 0 < await raw.pttl(store.key(ALICE, sid)) <= 60_000
     await raw.aclose()

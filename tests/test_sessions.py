@@ -36,7 +36,6 @@ def build(engine: AsyncEngine, clock: TravelClock, store: SessionStore) -> Sessi
         store,
         tenants,
         clock,
-        LifecycleSettings(),
         SessionSettings(window_messages=5),
     )
 
@@ -61,7 +60,8 @@ async def message_count(engine: AsyncEngine) -> int:
 
 async def rebuilt(sessions: Sessions, sid: uuid.UUID) -> SessionState:
     """What Postgres alone says the state is."""
-    return await sessions._present(await sessions._assemble(ALICE, sid))
+    state, _read_at = await sessions._assemble(ALICE, sid)
+    return await sessions._present(state)
 
 
 async def test_append_brings_the_state_along(sessions: Sessions) -> None:
@@ -185,7 +185,7 @@ async def test_long_dormancy_shows_no_stale_task(sessions: Sessions, clock: Trav
     assert later.status == "hard_expired"
     assert later.context.flow is None, "yesterday's half-finished task must not look current"
     assert [m.content for m in later.window] == ["renew my passport"], "the transcript stays"
-    assert (await sessions.sweep())["hard_expired"] == 1
+    assert (await sessions.sweep("acme"))["hard_expired"] == 1
     with pytest.raises(Conflict, match="ended"):
         await sessions.append(ALICE, sid, "user", "hello again", device_id="phone")
     fresh = await sessions.append(ALICE, uuid.uuid4(), "user", "hello again", device_id="phone")
@@ -201,10 +201,10 @@ async def test_lifecycle_follows_idle_time_and_tenant_overrides(
     clock.advance(minutes=35)
     soft = await sessions.state(ALICE, sid)
     assert soft.status == "soft_expired" and soft.context.flow is not None, "still restorable"
-    assert (await sessions.sweep()) == {"soft_expired": 1}
+    assert (await sessions.sweep("acme")) == {"soft_expired": 1}
     clock.advance(minutes=90)  # 2 h 5 min idle
     assert (await sessions.state(ALICE, sid)).status == "hard_expired"
-    assert (await sessions.sweep()) == {"hard_expired": 1}
+    assert (await sessions.sweep("acme")) == {"hard_expired": 1}
     other = Scope("quick-co", "carol")
     await TenantStore(engine, LifecycleSettings(), 0).set_lifecycle(
         "quick-co", {"soft_expiry_s": 60, "hard_expiry_s": 600}
@@ -219,7 +219,7 @@ async def test_lifecycle_follows_idle_time_and_tenant_overrides(
 
 async def test_tenant_overrides_are_checked(engine: AsyncEngine) -> None:
     tenants = TenantStore(engine, LifecycleSettings(), 0)
-    with pytest.raises(InvalidInput, match="unknown settings"):
+    with pytest.raises(InvalidInput, match="unknown"):
         await tenants.set_lifecycle("acme", {"forever_s": 1})
     with pytest.raises(InvalidInput, match="shorter"):
         await tenants.set_lifecycle("acme", {"soft_expiry_s": 9000})
@@ -318,7 +318,9 @@ async def test_a_stale_cache_entry_is_not_trusted(sessions: Sessions) -> None:
     first = await sessions.append(ALICE, sid, "user", "one")
     await sessions.append(ALICE, sid, "user", "two")
     await sessions._store.delete(ALICE, sid)
-    await sessions._store.put(first.state, ttl_s=600)  # as if the second save never arrived
+    await sessions._store.put(
+        first.state, ttl_s=600, read_at=sessions._clock()
+    )  # as if the second save never arrived
     state = await sessions.state(ALICE, sid)
     assert [m.content for m in state.window] == ["one", "two"]
     assert sessions.recoveries["stale"] == 1
@@ -402,12 +404,14 @@ async def test_session_state_is_isolated(sessions: Sessions, stranger: Scope) ->
         await sessions.state(stranger, sid)
     with pytest.raises(NotFound):
         await sessions.update(stranger, sid, turn.state.version, topic="x")
-    with pytest.raises(NotFound):
-        await sessions.open(stranger, "phone", sid)
-    with pytest.raises(NotFound):
-        await sessions.append(stranger, sid, "user", "sneak")
     assert await sessions.latest(stranger) is None
     assert await sessions._store.get(stranger, sid) is None
+    # The same id is the stranger's own session: it neither sees nor touches alice's.
+    theirs = await sessions.append(stranger, sid, "user", "sneak", device_id="laptop")
+    assert [m.content for m in theirs.state.window] == ["sneak"]
+    opened = await sessions.open(stranger, "laptop", sid)
+    assert [m.content for m in opened.window] == ["sneak"]
+    assert [m.content for m in (await sessions.state(ALICE, sid)).window] == ["private"]
     # Another user's devices are their own: no cross-user device conflicts.
     await sessions.append(stranger, uuid.uuid4(), "user", "mine", device_id="laptop")
     assert (await sessions.state(ALICE, sid)).window[0].content == "private"

@@ -130,8 +130,15 @@ async def test_bad_input_is_refused_and_nothing_is_written(
     assert await count(engine, "sessions") == 0
 
 
-async def test_a_session_id_of_another_user_is_not_found(store: TranscriptStore) -> None:
+async def test_one_session_id_is_a_separate_session_for_each_user(
+    store: TranscriptStore,
+) -> None:
+    """Session ids belong to their user: nobody can squat an id another user (of this
+    tenant or another) will use, nor learn that it exists."""
     session = uuid.uuid4()
     await store.append(ALICE, session, "user", "mine")
-    with pytest.raises(NotFound):
-        await store.append(Scope("acme", "bob"), session, "user", "not yours")
+    for other in (Scope("acme", "bob"), Scope("globex", "alice")):
+        theirs = await store.append(other, session, "user", "theirs")
+        assert theirs.seq == 1, "a session of their own, not a continuation of alice's"
+        assert [m.content for m in await store.window(other, session)] == ["theirs"]
+    assert [m.content for m in await store.window(ALICE, session)] == ["mine"]
