@@ -37,6 +37,13 @@ class FactKind(StrEnum):
     DECISION = "decision"
     PLAN = "plan"
     OPEN_QUESTION = "open_question"
+    # One informative statement of either speaker, in the third person, dates resolved:
+    # the memory that outlives the transcript (see reflection/observations.py).
+    OBSERVATION = "observation"
+
+
+# The typed facts: what a profile, a summary, a journal or a synthesis is made of.
+TYPED_KINDS = tuple(kind for kind in FactKind if kind is not FactKind.OBSERVATION)
 
 
 class Tier(StrEnum):

@@ -1,8 +1,16 @@
 """The journal: one narrative document per user, versioned. Every write appends a new
 version and every version is kept; a writer that names the version it read gets `Conflict`
-if someone else wrote in between."""
+if someone else wrote in between.
 
+A version is a list of sections (data: what is current, one section per session, the
+condensed older ones, free notes); the Markdown text a person reads is rendered from them
+here, when the version is written, and kept beside them."""
+
+import json
 import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,18 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory import domain
 from memory.domain import Clock, Scope
 from memory.errors import Conflict, ConstraintViolation, InvalidInput, NotFound
-from memory.records import JournalEntry
+from memory.records import JournalEntry, JournalSection, SectionKind
 from memory.rls import transaction
 from memory.sql import scope_params
 from memory.users import ensure_user
 
-_COLUMNS = "id, version, content, created_at, session_id"
+_COLUMNS = "id, version, content, sections, created_at, session_id"
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
 _LATEST_VERSION = text(f"SELECT coalesce(max(version), 0) FROM journal_entries WHERE {_SCOPED}")
 _INSERT = text(f"""
-INSERT INTO journal_entries (id, tenant_id, user_id, version, content, session_id, created_at)
-VALUES (:id, :tenant_id, :user_id, :version, :content, :session_id, :at)
+INSERT INTO journal_entries (id, tenant_id, user_id, version, content, sections, session_id,
+                             created_at)
+VALUES (:id, :tenant_id, :user_id, :version, :content, CAST(:sections AS jsonb), :session_id,
+        :at)
 RETURNING {_COLUMNS}
 """)
 _LATEST = text(
@@ -33,6 +43,54 @@ _VERSIONS = text(
 )
 
 _MAX_LIST = 1000
+TITLE = "# Journal"
+
+
+def note(text: str) -> JournalSection:
+    """A free section: a journal written by hand is one note."""
+    return JournalSection(SectionKind.NOTE, body=text)
+
+
+def render(sections: Sequence[JournalSection]) -> str:
+    """The Markdown a person reads: the title, then each section in order."""
+    parts = [TITLE, ""]
+    for section in sections:
+        if section.kind is SectionKind.NOW:
+            parts += ["## Now", *(f"- {item}" for item in section.items), ""]
+        elif section.kind is SectionKind.EARLIER:
+            parts += ["## Earlier", *(f"- {item}" for item in section.items), ""]
+        else:
+            heading = [f"## {section.title}"] if section.title else []
+            parts += [*heading, section.body, *(f"- {item}" for item in section.items), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def to_json(sections: Sequence[JournalSection]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": s.kind.value,
+            "title": s.title,
+            "body": s.body,
+            "items": list(s.items),
+            "session_id": str(s.session_id) if s.session_id else None,
+            "on": s.on.isoformat() if s.on else None,
+        }
+        for s in sections
+    ]
+
+
+def from_json(stored: Sequence[dict[str, Any]]) -> tuple[JournalSection, ...]:
+    return tuple(
+        JournalSection(
+            kind=SectionKind(s["kind"]),
+            title=s.get("title") or "",
+            body=s.get("body") or "",
+            items=tuple(s.get("items") or ()),
+            session_id=uuid.UUID(s["session_id"]) if s.get("session_id") else None,
+            on=date.fromisoformat(s["on"]) if s.get("on") else None,
+        )
+        for s in stored
+    )
 
 
 def _entry(scope: Scope, row: RowMapping) -> JournalEntry:
@@ -43,6 +101,7 @@ def _entry(scope: Scope, row: RowMapping) -> JournalEntry:
         content=row["content"],
         created_at=row["created_at"],
         session_id=row["session_id"],
+        sections=from_json(row["sections"]),
     )
 
 
@@ -55,17 +114,21 @@ class JournalStore:
     async def append(
         self,
         scope: Scope,
-        content: str,
+        sections: Sequence[JournalSection],
         *,
         expected_version: int | None = None,
         session_id: uuid.UUID | str | None = None,
     ) -> JournalEntry:
         """Write the next version. With `expected_version` (the version the writer read,
         0 for none), a write that would not directly follow it raises `Conflict`."""
+        if not sections:
+            raise InvalidInput("sections", "a journal version needs at least one section")
+        content = render(sections)
         params = {
             **scope_params(scope),
             "id": uuid.uuid4(),
             "content": domain.content(content, "content", self._max_chars),
+            "sections": json.dumps(to_json(sections)),
             "session_id": None
             if session_id is None
             else domain.parse_uuid(session_id, "session_id"),

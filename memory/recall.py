@@ -322,7 +322,7 @@ class Recall:
         hits = self._fuse(pool, request.as_of or self._clock(), request.scope)
         # Equal scores: the newer memory first, so that replays rank the same way every time.
         hits.sort(key=lambda hit: (-hit.score, -hit.at.timestamp(), str(hit.id)))
-        return hits[: request.k]
+        return distinct(hits)[: request.k]
 
     def _params(
         self, request: RecallQuery, query_embedding: Sequence[float] | None
@@ -402,6 +402,23 @@ class Recall:
                 )
             )
         return hits
+
+
+def distinct(hits: Sequence[RecallHit]) -> list[RecallHit]:
+    """The hits, best first, without restatements of what a better hit already says: a raw
+    message and the observations made of it say the same thing, so once one of them is in,
+    the others are left out. Typed facts, knowledge and summaries are always kept."""
+    covered: set[object] = set()
+    kept = []
+    for hit in hits:
+        restates = hit.tier is Tier.RAW or hit.kind is FactKind.OBSERVATION
+        sources = set(hit.provenance.message_ids)
+        if restates and sources and sources <= covered:
+            continue
+        if restates:
+            covered |= sources
+        kept.append(hit)
+    return kept
 
 
 def _standardised(values: Sequence[float | None]) -> list[float]:

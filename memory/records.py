@@ -2,7 +2,8 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 
 from memory.domain import FactKind, Role, Scope, Tier
 
@@ -72,9 +73,33 @@ class SessionSummary:
     created_at: datetime
 
 
+class SectionKind(StrEnum):
+    """The parts of a journal: current priorities, one section per session, the condensed
+    older sessions, and free notes (a journal written by hand through the library)."""
+
+    NOW = "now"
+    SESSION = "session"
+    EARLIER = "earlier"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSection:
+    """One section of a journal version: data that tiers hand each other; Markdown is only
+    how it is shown (`memory.journal.render`)."""
+
+    kind: SectionKind
+    title: str = ""
+    body: str = ""
+    items: tuple[str, ...] = ()
+    session_id: uuid.UUID | None = None
+    on: date | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One version of a user's narrative journal; every version is kept."""
+    """One version of a user's narrative journal; every version is kept. `content` is the
+    sections rendered as Markdown."""
 
     id: uuid.UUID
     scope: Scope
@@ -82,6 +107,7 @@ class JournalEntry:
     content: str
     created_at: datetime
     session_id: uuid.UUID | None = None
+    sections: tuple[JournalSection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,16 @@ DEFAULT_EMBEDDING_DIM = 384
 
 ROLES = ("user", "assistant", "system", "tool")
 SESSION_STATUSES = ("active", "soft_expired", "hard_expired", "archived")
-FACT_KINDS = ("preference", "profile", "relation", "event", "decision", "plan", "open_question")
+FACT_KINDS = (
+    "preference",
+    "profile",
+    "relation",
+    "event",
+    "decision",
+    "plan",
+    "open_question",
+    "observation",
+)
 
 
 def _ts(*, nullable: bool = False, default_now: bool = False) -> Any:
@@ -385,6 +394,12 @@ class JournalEntryRow(SQLModel, table=True):
     user_id: str = _text()
     version: int
     content: str = _text()
+    # The version as data: [{"kind": "now|session|earlier|note", "title", "body", "items",
+    # "session_id", "on"}]; `content` is these rendered as Markdown.
+    sections: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
     session_id: uuid.UUID | None = Field(default=None, nullable=True)
     created_at: datetime = _ts()
 

@@ -52,7 +52,7 @@ _EXPORT = {
     "summary": "SELECT id, session_id, text, topics, decisions, open_loops, started_at, "
     "ended_at, created_at FROM session_summaries WHERE tenant_id = :tenant_id "
     "AND user_id = :user_id ORDER BY ended_at",
-    "journal": "SELECT id, version, content, session_id, created_at FROM journal_entries "
+    "journal": "SELECT id, version, content, sections, session_id, created_at FROM journal_entries "
     "WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY version",
 }
 

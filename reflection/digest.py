@@ -74,8 +74,22 @@ def topics(
     return tuple(ranked[:limit])
 
 
+SUMMARY_OBSERVATIONS = 3
+
+
+def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> tuple[str, ...]:
+    """The session's most important observations, in the order they were said: what a
+    person would retell of it (already third person, dates resolved, redacted)."""
+    observed = [f for f in facts if f.kind is FactKind.OBSERVATION]
+    chosen = sorted(observed, key=lambda f: (-f.importance, f.valid_from, f.id))[:limit]
+    return tuple(f.text for f in sorted(chosen, key=lambda f: (f.valid_from, f.id)))
+
+
 def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
-    """Summarize one session: what it was about, what was decided, what was left open."""
+    """Summarize one session: what it was about, its most important observations, what was
+    decided, what was left open."""
+    said = highlights(facts)
+    facts = [f for f in facts if f.kind is not FactKind.OBSERVATION]
     found = topics(messages, facts)
     decisions = tuple(f.text for f in facts if f.kind is FactKind.DECISION)
     open_loops = tuple(f.text for f in facts if f.kind in (FactKind.OPEN_QUESTION, FactKind.PLAN))
@@ -87,6 +101,7 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     ]
     if found:
         parts.append(f"Talked about {_listing(found[:3])}.")
+    parts.extend(said)
     if decisions:
         parts.append(f"Decided: {'; '.join(_bare(d) for d in decisions[:3])}.")
     if open_loops:

@@ -14,10 +14,13 @@ from typing import Protocol
 from memory.domain import FactKind
 from memory.llm import LLM, Usage
 from memory.records import Message
+from reflection.observations import observe
 from reflection.prompts import extraction as prompt
 from reflection.rules import extract_rules
 
-RULES_VERSION = "rules-2026-11-30"
+RULES_VERSION = "rules-2026-11-30b"
+# An observation restates what was said; the sentence split and the rewrite can be wrong.
+OBSERVATION_CONFIDENCE = 0.8
 MAX_FACTS_PER_MESSAGE = 12  # the default of ReflectionSettings.max_facts_per_message
 
 
@@ -81,6 +84,18 @@ class RuleExtractor:
                 (f.message.id,),
             )
             for f in extract_rules(messages)
+        ]
+        found += [
+            Candidate(
+                FactKind.OBSERVATION,
+                o.text,
+                o.importance,
+                OBSERVATION_CONFIDENCE,
+                None,
+                o.message.created_at,
+                (o.message.id,),
+            )
+            for o in observe(messages)
         ]
         return capped(found, self._per_message)
 

@@ -22,7 +22,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.crypto import DISABLED, Cipher
-from memory.domain import Clock, Scope
+from memory.domain import TYPED_KINDS, Clock, Scope
 from memory.embedder import Embedder
 from memory.errors import Forgotten
 from memory.facts import FactStore
@@ -85,7 +85,7 @@ WITH last AS (
 )
 SELECT f.tenant_id, f.user_id FROM facts f
 LEFT JOIN last ON last.tenant_id = f.tenant_id AND last.user_id = f.user_id
-WHERE f.valid_to IS NULL AND (last.at IS NULL OR f.created_at > last.at)
+WHERE f.valid_to IS NULL AND f.kind <> 'observation' AND (last.at IS NULL OR f.created_at > last.at)
 GROUP BY f.tenant_id, f.user_id, last.at
 HAVING count(*) >= :min_new OR (last.at IS NOT NULL AND last.at < :day_ago)
 LIMIT :limit
@@ -316,15 +316,16 @@ class Worker:
                 return  # this session's version was written by an earlier, interrupted pass
         latest = await self._s.journal.latest(scope)
         current = await self._s.facts.list_facts(scope, kinds=["plan", "open_question"], limit=8)
-        content = journal.compose(
-            latest.content if latest else None,
+        sections = journal.compose(
+            latest.sections if latest else (),
             summary,
             messages[-1].created_at,
+            sid,
             [f.text for f in current],
             self._settings.journal_budget_chars,
         )
         await self._s.journal.append(
-            scope, content, expected_version=latest.version if latest else 0, session_id=sid
+            scope, sections, expected_version=latest.version if latest else 0, session_id=sid
         )
 
     # --- reflection --------------------------------------------------------------------
@@ -349,7 +350,7 @@ class Worker:
             if not held or not present:
                 return False
             async with self.ledger.run("reflect", scope) as run:
-                facts = await self._s.facts.list_facts(scope, limit=1000)
+                facts = await self._s.facts.list_facts(scope, kinds=TYPED_KINDS, limit=1000)
                 drafts = await self._drafts(facts, run)
                 existing = await self._s.knowledge.list_knowledge(scope, limit=1000)
                 plan = synthesis.reconcile(existing, drafts)

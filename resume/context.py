@@ -5,6 +5,7 @@ every line citing where it came from."""
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from memory.errors import NotFound
 from memory.facts import FactStore, normalized_hash
 from memory.journal import JournalStore
 from memory.recall import Recall
-from memory.records import RecallHit, SessionSummary
+from memory.records import JournalSection, RecallHit, SectionKind, SessionSummary
 from memory.session_state import Flow, SessionState, WindowMessage
 from memory.sessions import Sessions
 from memory.settings import ResumptionSettings
@@ -21,9 +22,19 @@ from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from resume.greeting import greeting
 from resume.policy import LastSession, Mode, Plan, plan
+from resume.profile import profile
 from resume.render import Block, Item, Turn, message_tokens, render
 
-SHARES = {"task": 0.1, "last": 0.2, "loops": 0.15, "journal": 0.15, "memories": 0.3}
+SHARES = {
+    "profile": 0.1,
+    "task": 0.1,
+    "last": 0.2,
+    "loops": 0.15,
+    "journal": 0.1,
+    "memories": 0.35,
+}
+_PROFILE_KINDS = (FactKind.PROFILE, FactKind.RELATION, FactKind.PREFERENCE)
+_RECENT_OBSERVATIONS = 1000  # where a health constraint said only in passing is looked for
 _DAY_S = 86_400
 _CITE = {
     Tier.RAW: "message",
@@ -139,6 +150,7 @@ class Resumer:
         policy: ResumptionSettings,
     ) -> _Gathered:
         gathered = _Gathered()
+        gathered.blocks.append(await self._profile(scope))
         if decided.mode is Mode.FULL_RESTORE and last is not None:
             gathered.topic = last.context.topic
             gathered.blocks.append(_task_block(last))
@@ -149,6 +161,15 @@ class Resumer:
         ]
         gathered.blocks.append(await self._memories(scope, queries, decided.mode, now, policy))
         return gathered
+
+    async def _profile(self, scope: Scope) -> Block:
+        """Who the user is, in every mode: the facts of their current profile."""
+        facts = await self._facts.list_facts(scope, kinds=_PROFILE_KINDS, limit=200)
+        facts += await self._facts.list_facts(
+            scope, kinds=[FactKind.OBSERVATION], limit=_RECENT_OBSERVATIONS
+        )
+        items = tuple(Item(f.text, f"fact:{f.id}") for f in profile(facts))
+        return Block("About the user", items, SHARES["profile"])
 
     async def _primed(self, scope: Scope, last: SessionState, gathered: _Gathered) -> None:
         summary = await self._summary(scope, last.session_id)
@@ -178,7 +199,7 @@ class Resumer:
             # The journal's newest section is the last session only once that has ended;
             # before that it is the session before, which the context must not drop.
             newest_is_last = entry.session_id == last.session_id
-            arc = _journal_arc(entry.content, skip_newest=newest_is_last)
+            arc = _journal_arc(entry.sections, skip_newest=newest_is_last)
             items = tuple(Item(line, cite) for line in arc)
             gathered.blocks.append(Block("Earlier, from the journal", items, SHARES["journal"]))
 
@@ -220,13 +241,16 @@ class Resumer:
         return OtherDevice(last.device_id or "", last.session_id)
 
 
-def _journal_arc(content: str, *, skip_newest: bool) -> list[str]:
-    """The journal's session sections, one line each, without the "Now" section (the
-    other blocks say it) and, when it is the last session's, without the newest (the
-    "Last session" block says it)."""
-    sections = [part.strip() for part in content.split("\n## ") if part.strip()]
-    older = [part for part in sections if not part.startswith(("# Journal", "Now"))]
-    return [" ".join(part.split())[:_JOURNAL_EXCERPT_CHARS] for part in older[skip_newest:]]
+def _journal_arc(sections: Sequence[JournalSection], *, skip_newest: bool) -> list[str]:
+    """The journal's session sections, one line each, then its condensed older ones,
+    without "Now" (the other blocks say it) and, when it is the last session's, without the
+    newest session (the "Last session" block says it)."""
+    sessions = [s for s in sections if s.kind is SectionKind.SESSION][skip_newest:]
+    lines = [f"{s.title}: {' '.join(s.body.split())}" for s in sessions]
+    earlier = [item for s in sections if s.kind is SectionKind.EARLIER for item in s.items]
+    if earlier:
+        lines.append("Earlier: " + "; ".join(earlier))
+    return [line[:_JOURNAL_EXCERPT_CHARS] for line in lines]
 
 
 def _last(state: SessionState | None) -> LastSession | None:

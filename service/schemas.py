@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from memory import journal
 from memory.records import Fact, JournalEntry, Knowledge, Message, RecallHit, SessionSummary
 from memory.session_state import SessionState
 
@@ -199,4 +200,5 @@ def journal_out(entry: JournalEntry) -> dict[str, Any]:
         "content": entry.content,
         "created_at": entry.created_at.isoformat(),
         "session_id": str(entry.session_id) if entry.session_id else None,
+        "sections": journal.to_json(entry.sections),
     }

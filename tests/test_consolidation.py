@@ -5,11 +5,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from memory.domain import FactKind, Scope
-from memory.records import Fact, Knowledge
+from memory.journal import render
+from memory.records import Fact, JournalSection, Knowledge, SectionKind
 from reflection.consolidation import decide
 from reflection.digest import Digest
 from reflection.extraction import Candidate
-from reflection.journal import compose, parse
+from reflection.journal import compose
 from reflection.synthesis import Draft, reconcile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,15 +64,17 @@ def digest_of(day: int) -> Digest:
 
 
 def test_the_journal_keeps_recent_sessions_in_detail_and_stays_within_budget() -> None:
-    text = None
+    sections: list[JournalSection] = []
     for day in range(40):
-        text = compose(text, digest_of(day), T0 + timedelta(days=day), ["Plans to move"], 3000)
-        assert len(text) <= 3000
-    assert text is not None
-    sections, earlier = parse(text)
-    assert sections[0].title.startswith("## 2026-02-09")  # the newest first
-    assert len(sections) <= 6 and earlier, "older sessions are condensed to one line each"
-    assert "## Now\n- Plans to move" in text
+        at = T0 + timedelta(days=day)
+        sections = compose(sections, digest_of(day), at, uuid.uuid4(), ["Plans to move"], 3000)
+        assert len(render(sections)) <= 3000
+    kinds = [s.kind for s in sections]
+    assert kinds[0] is SectionKind.NOW and sections[0].items == ("Plans to move",)
+    sessions = [s for s in sections if s.kind is SectionKind.SESSION]
+    assert sessions[0].title.startswith("2026-02-09")  # the newest first
+    assert len(sessions) <= 6 and SectionKind.EARLIER in kinds, "older ones: a line each"
+    assert "## Now\n- Plans to move" in render(sections)
 
 
 def test_reconcile_keeps_revises_adds_and_retires() -> None:

@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from memory.domain import FactKind, Role, Scope
+from memory.journal import render
 from memory.records import Fact, Message
 from reflection.digest import digest
 from reflection.journal import compose
@@ -56,7 +57,8 @@ def test_a_digest_never_quotes_a_message() -> None:
     assert summary.open_loops == ("Plans to ride to Lisbon (said 2026-03-02)",)
     assert "Decided: book the Vespa service (2026-03-03)." in summary.text
     assert "Left open: Plans to ride to Lisbon (said 2026-03-02)." in summary.text
-    journal = compose(None, summary, said[-1].created_at, ["Ride to Lisbon"], 8000)
+    sections = compose((), summary, said[-1].created_at, None, ["Ride to Lisbon"], 8000)
+    journal = render(sections)
     assert OPENING not in journal and "nine two seven" not in journal
 
 

@@ -11,7 +11,7 @@ from memory.domain import Scope
 from memory.embedder import SentenceTransformerEmbedder
 from memory.errors import InvalidInput, NotFound
 from memory.facts import FactStore
-from memory.journal import JournalStore
+from memory.journal import JournalStore, note
 from memory.knowledge import KnowledgeStore
 from memory.pending import embed_pending
 from memory.recall import Recall
@@ -57,7 +57,7 @@ async def world(
     await summaries.put(
         OWNER, session, "Discussed Nightjar", started_at=clock.now, ended_at=clock.now
     )
-    await journal.append(OWNER, "The Nightjar story so far")
+    await journal.append(OWNER, [note("The Nightjar story so far")])
     await embed_pending(engine, embedder)
     recall = Recall(engine, embedder, RecallSettings(), clock, 32_000)
     return World(
@@ -128,9 +128,9 @@ async def test_journal_is_isolated(world: World, stranger: Scope) -> None:
     assert await j.versions(stranger) == []
     with pytest.raises(NotFound):
         await j.get(stranger, 1)
-    theirs = await j.append(stranger, "their own story", expected_version=0)
+    theirs = await j.append(stranger, [note("their own story")], expected_version=0)
     assert theirs.version == 1
-    assert [e.content for e in await j.versions(OWNER)] == ["The Nightjar story so far"]
+    assert [e.sections for e in await j.versions(OWNER)] == [(note("The Nightjar story so far"),)]
 
 
 @pytest.mark.parametrize("stranger", STRANGERS, ids=["same-tenant", "other-tenant"])

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from memory.domain import Scope
 from memory.embedder import SentenceTransformerEmbedder
+from memory.journal import note
 from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.api import create_app
@@ -75,7 +76,7 @@ async def world(
         await container.summaries.put(
             scope, sid, f"Talked about {word}", started_at=clock.now, ended_at=clock.now
         )
-        await container.journal.append(scope, f"# Journal\n\nThe {word} story")
+        await container.journal.append(scope, [note(f"The {word} story")])
         with contextlib.suppress(RuntimeError):  # a failed run whose error names the marker
             async with container.ledger.run("extract", scope, sid):
                 raise RuntimeError(f"could not extract {word}")

@@ -130,7 +130,12 @@ async def test_three_hours_later_a_new_session_is_primed(app: Container) -> None
     assert context.mode is Mode.PRIMED and not context.continues_session
     assert context.session_id not in (sid, earlier) and context.restored == ()
     titles = [b.title for b in context.blocks]
-    assert titles[:3] == ["Last session", "Open loops and follow-ups", "Earlier, from the journal"]
+    assert titles[:4] == [
+        "About the user",
+        "Last session",
+        "Open loops and follow-ups",
+        "Earlier, from the journal",
+    ]
     text = rendered(context.messages)
     assert "retries live in the queue" in text, "the open loop is carried over"
     assert f"session:{sid}" in text and "journal:v2" in text
@@ -179,9 +184,10 @@ async def test_twenty_days_later_it_starts_fresh_with_aged_memories(app: Contain
     app.clock.advance(days=19)  # type: ignore[attr-defined]
     context = await app.resumer.resume(ALICE, "help me with Stripe webhooks again")
     assert context.mode is Mode.FRESH and not context.continues_session
-    assert [b.title for b in context.blocks] == ["Relevant memories"]
-    assert all("days old" in item.text for b in context.blocks for item in b.items)
-    assert not any("possibly outdated" in item.text for b in context.blocks for item in b.items)
+    assert [b.title for b in context.blocks] == ["About the user", "Relevant memories"]
+    memories = context.blocks[1].items
+    assert memories and all("days old" in item.text for item in memories)
+    assert not any("possibly outdated" in item.text for item in memories)
     assert context.greeting == "Good to see you again! What would you like to do today?"
 
 
@@ -192,8 +198,8 @@ async def test_sixty_days_later_old_memories_are_flagged(app: Container) -> None
     await app.worker.tick()
     context = await app.resumer.resume(ALICE, "Stripe webhooks")
     assert context.mode is Mode.FRESH
-    items = [item.text for b in context.blocks for item in b.items]
-    assert items and all("possibly outdated" in text for text in items)
+    memories = next(b for b in context.blocks if b.title == "Relevant memories")
+    assert memories.items and all("possibly outdated" in i.text for i in memories.items)
 
 
 async def test_a_tenant_override_changes_the_mode(app: Container) -> None:
@@ -244,3 +250,26 @@ async def test_another_tenants_user_never_appears(app: Container) -> None:
     context = await app.resumer.resume(ALICE, "Stripe API integration idempotency")
     assert (context.mode, context.restored, context.blocks) == (Mode.FRESH, (), ())
     assert "Stripe" not in rendered(context.messages)
+
+
+async def test_a_fresh_start_without_a_message_knows_who_the_user_is(app: Container) -> None:
+    """The profile (core memory) is in every mode: three weeks later, before the user has
+    said anything, the context still has their name, city, work and health constraint."""
+    sid = uuid.uuid4()
+    for content in (
+        "Hi, I'm Marta. I live in Lisbon and I work as a product manager.",
+        "I'm allergic to peanuts, so keep that in mind for recipes.",
+        "My dog Bruno loves the beach.",
+    ):
+        await app.sessions.append(ALICE, sid, "user", content)
+        app.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+    app.clock.advance(days=21)  # type: ignore[attr-defined]
+    context = await app.resumer.resume(ALICE)
+    assert context.mode is Mode.FRESH
+    about = next(b for b in context.blocks if b.title == "About the user")
+    text = " ".join(i.text for i in about.items)
+    for known in ("Lisbon", "product manager", "peanuts", "Bruno"):
+        assert known in text, (known, text)
+    assert "About the user" in rendered(context.messages)

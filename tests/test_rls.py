@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.database import make_engine
 from memory.domain import Scope
+from memory.journal import note
 from memory.rls import APP_ROLE, SYSTEM, Access, TenantWide, owner_transaction, transaction
 from memory.settings import Settings
 from reflection.ledger import Ledger
@@ -54,7 +55,7 @@ async def app(fresh_database: str, clock: TravelClock) -> AsyncIterator[Containe
         )
         await container.knowledge.add(scope, said, [fact.id])
         await container.summaries.put(scope, sid, said, started_at=clock.now, ended_at=clock.now)
-        await container.journal.append(scope, said)
+        await container.journal.append(scope, [note(said)])
         async with ledger.run("extract", scope, sid) as run:
             run.status = "ok"
     yield container

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.domain import FactKind, Scope
 from memory.errors import Conflict, InvalidInput, NotFound
 from memory.facts import FactStore
-from memory.journal import JournalStore
+from memory.journal import JournalStore, note
 from memory.knowledge import KnowledgeStore
 from memory.summaries import SummaryStore
 from memory.transcripts import TranscriptStore
@@ -151,21 +151,23 @@ async def test_journal_keeps_every_version_and_refuses_stale_writers(
     journal: JournalStore,
 ) -> None:
     assert await journal.latest(ALICE) is None
-    v1 = await journal.append(ALICE, "Alice started planning a trip.", expected_version=0)
-    v2 = await journal.append(ALICE, "Alice decided on Japan.", expected_version=1)
+    v1 = await journal.append(ALICE, [note("Alice started planning a trip.")], expected_version=0)
+    v2 = await journal.append(ALICE, [note("Alice decided on Japan.")], expected_version=1)
     assert (v1.version, v2.version) == (1, 2)
     assert await journal.latest(ALICE) == v2
     assert [e.version for e in await journal.versions(ALICE)] == [2, 1]
-    assert (await journal.get(ALICE, 1)).content == "Alice started planning a trip."
+    first = await journal.get(ALICE, 1)
+    assert first.sections == (note("Alice started planning a trip."),)
+    assert first.content == "# Journal\n\nAlice started planning a trip.\n"
     with pytest.raises(Conflict):
-        await journal.append(ALICE, "stale", expected_version=1)
+        await journal.append(ALICE, [note("stale")], expected_version=1)
     with pytest.raises(NotFound):
         await journal.get(ALICE, 9)
 
 
 async def test_concurrent_journal_writers_never_share_a_version(journal: JournalStore) -> None:
     results = await asyncio.gather(
-        *(journal.append(ALICE, f"entry {i}") for i in range(8)), return_exceptions=True
+        *(journal.append(ALICE, [note(f"entry {i}")]) for i in range(8)), return_exceptions=True
     )
     written = [r for r in results if not isinstance(r, BaseException)]
     assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))

@@ -1,0 +1,254 @@
+"""Observations, offline: every informative statement of either speaker, kept as a memory of
+its own once the transcript is gone. Each is one sentence rewritten in the third person
+with its speaker named ("Caroline went to a support group yesterday (2023-05-07)."), its
+relative times resolved against when it was said, and an importance from signals. Small
+talk, greetings, reactions and bare questions are dropped. Pure functions; the messages
+come in redacted.
+
+Sentences are split by pysbd; relative times are found by a short list of phrases and
+resolved by dateparser against the message's own time."""
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import dateparser
+import pysbd
+
+from memory.domain import Role
+from memory.records import Message
+
+MAX_SENTENCE_CHARS = 400
+MIN_CONTENT_WORDS = 2
+# "Caroline: I went …": a transcript that names its speakers at the start of each message.
+_SPEAKER = re.compile(r"^\s*([A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30})?):\s+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d,.:/-]*")
+_SMALL_TALK = frozenset(
+    """
+hi hey hello hiya yo bye goodbye thanks thank thx ty ok okay yeah yes yep no nope sure
+wow oh ah aw aww haha hahaha lol lmao omg cool nice great awesome amazing wonderful
+fantastic lovely sweet good glad happy sorry congrats congratulations cheers indeed totally
+absolutely definitely right true exactly agreed same welcome bless
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
+_STOPWORDS = frozenset(
+    """
+a an the and or but if so to of in on at by for with from about as into than then that this
+these those it its it's is are was were be been being am do does did doing have has had
+having will would can could should shall may might must i me my mine myself you your yours
+we us our ours he him his she her hers they them their theirs what which who whom whose
+when where why how there here just really very too also not no yes all any some much many
+more most such own same other only even still again ever never always too up down out off
+over under what's that's i'm i've i'll i'd you're you've you'll we're they're it'll let's
+get got go going gone make made know think feel felt want wanted like said say tell told
+thing things stuff lot lots bit kind sort way something anything everything nothing one
+""".split()  # noqa: SIM905
+)
+# Words that make a statement worth more: health and safety, and what people ask to keep.
+_VITAL = re.compile(
+    r"\b(allerg\w*|diabet\w*|asthma|epilep\w*|pregnan\w*|vegan|vegetarian|gluten|lactose|"
+    r"halal|kosher|medication|surgery|diagnos\w*|disease|disorder|emergency|anaphyla\w*|"
+    r"pain|injur\w*|hospital)\b",
+    re.IGNORECASE,
+)
+_REMEMBER = re.compile(r"\b(remember|don't forget|do not forget|keep in mind|note that)\b", re.I)
+
+# First and second person, to third: (pattern, replacement with {me}/{you} names).
+_PERSONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), replacement)
+    for pattern, replacement in (
+        (r"\bI'm\b", "{me} is"),
+        (r"\bI am\b", "{me} is"),
+        (r"\bI've\b", "{me} has"),
+        (r"\bI'll\b", "{me} will"),
+        (r"\bI'd\b", "{me} would"),
+        (r"\bI was\b", "{me} was"),
+        (r"\bmyself\b", "{me}"),
+        (r"\bmine\b", "{me}'s"),
+        (r"\bmy\b", "{me}'s"),
+        (r"\bme\b", "{me}"),
+        (r"\byou're\b", "{you} is"),
+        (r"\byou are\b", "{you} is"),
+        (r"\byou've\b", "{you} has"),
+        (r"\byou'll\b", "{you} will"),
+        (r"\byourself\b", "{you}"),
+        (r"\byours\b", "{you}'s"),
+        (r"\byour\b", "{you}'s"),
+    )
+)
+# "I" with a verb in the present: the verb agrees with the third person.
+_I_VERB = re.compile(r"\bI (\w+)\b", re.IGNORECASE)
+_I = re.compile(r"\bI\b", re.IGNORECASE)
+_PRESENT = frozenset(
+    """
+think love like want need feel know hope work live play enjoy prefer plan mean believe
+guess wish miss take make get see say run teach study write read paint cook volunteer
+agree remember forget spend visit drive ride walk swim sing dance collect own keep
+""".split()  # noqa: SIM905
+)
+_IRREGULAR = {"have": "has", "do": "does", "go": "goes", "try": "tries", "can": "can"}
+# "you" stays "you" unless the other speaker is known: it may be the reader.
+_YOU = re.compile(r"\byou\b", re.IGNORECASE)
+
+# Relative times worth resolving; dateparser turns each into a date.
+_WHEN = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|this morning|this evening|"
+    r"(?:last|next|this) (?:week|weekend|month|year|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|summer|winter|spring|fall|autumn)|"
+    r"(?:a|one|two|three|four|five|six|\d{1,2}) (?:days?|weeks?|months?|years?) ago|"
+    r"in (?:a|one|two|three|four|five|six|\d{1,2}) (?:days?|weeks?|months?|years?))\b",
+    re.IGNORECASE,
+)
+_SEASONS = ("summer", "winter", "spring", "fall", "autumn")
+
+
+@dataclass(frozen=True)
+class Observation:
+    text: str
+    importance: float
+    message: Message
+
+
+@cache
+def _segmenter() -> Any:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (pysbd), whitespace-trimmed, each at most a bounded length."""
+    return [s.strip()[:MAX_SENTENCE_CHARS] for s in _segmenter().segment(text) if s.strip()]
+
+
+def speaker_and_text(message: Message) -> tuple[str | None, str]:
+    """The speaker a transcript names at the start ("Caroline: …"), and the rest."""
+    match = _SPEAKER.match(message.content)
+    if match is None:
+        return None, message.content
+    return match.group(1), message.content[match.end() :]
+
+
+def content_words(sentence: str) -> list[str]:
+    return [
+        w
+        for w in _WORD.findall(sentence.lower())
+        if w not in _STOPWORDS and w not in _SMALL_TALK and len(w) > 1
+    ]
+
+
+def informative(sentence: str) -> bool:
+    """A statement that says something: not a question, not a greeting or a reaction, with
+    enough words that carry meaning."""
+    if sentence.rstrip().endswith("?"):
+        return False
+    return len(content_words(sentence)) >= MIN_CONTENT_WORDS
+
+
+def third_person(sentence: str, me: str, you: str | None) -> str:
+    """The sentence with I/my/me as `me` and, when the other speaker is known, you/your as
+    `you` (unknown, "you" stays: it may be anyone, the reader included)."""
+    for pattern, replacement in _PERSONS:
+        if you is None and "{you}" in replacement:
+            continue
+        sentence = pattern.sub(replacement.format(me=me, you=you), sentence)
+    sentence = _I_VERB.sub(lambda m: f"{me} {_agreeing(m.group(1))}", sentence)
+    sentence = _I.sub(me, sentence)
+    if you is not None:
+        sentence = _YOU.sub(you, sentence)
+    return sentence
+
+
+def _agreeing(verb: str) -> str:
+    lowered = verb.lower()
+    if lowered in _IRREGULAR:
+        return _IRREGULAR[lowered]
+    if lowered in _PRESENT:
+        return verb + ("es" if lowered.endswith(("s", "sh", "ch")) else "s")
+    return verb
+
+
+def resolved(sentence: str, said_at: datetime) -> str:
+    """Relative times get their date added: "yesterday" said on 8 May 2023 becomes
+    "yesterday (2023-05-07)"; a week, weekend, month or year keeps its coarser grain."""
+
+    def date_of(match: re.Match[str]) -> str:
+        phrase = match.group(0)
+        when = _parse(phrase.lower(), said_at.replace(tzinfo=None))
+        if when is None:
+            return phrase
+        lowered = phrase.lower()
+        if lowered.endswith(("month", "months ago")) or "months" in lowered:
+            return f"{phrase} ({when:%B %Y})"
+        if (
+            lowered.endswith(("year", "years ago"))
+            or "years" in lowered
+            or lowered.endswith(_SEASONS)
+        ):
+            return f"{phrase} ({when:%Y})"
+        if "week" in lowered:
+            return f"{phrase} (week of {when:%Y-%m-%d})"
+        return f"{phrase} ({when:%Y-%m-%d})"
+
+    return _WHEN.sub(date_of, sentence)
+
+
+@cache
+def _parse(phrase: str, base: datetime) -> datetime | None:
+    settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "current_period"}
+    if phrase.endswith("weekend"):  # dateparser knows weeks, not weekends
+        phrase = phrase.replace("weekend", "week")
+    parsed: datetime | None = dateparser.parse(phrase, languages=["en"], settings=settings)
+    return parsed
+
+
+def importance(sentence: str, role: Role) -> float:
+    """From signals: a disclosure by the user, names, numbers and dates, health and
+    safety words, an explicit "remember"."""
+    score = 0.4
+    if role is Role.USER and re.search(r"\b(I|my|me|I'm|I've)\b", sentence):
+        score += 0.1
+    if re.search(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+", sentence):
+        score += 0.1
+    if re.search(r"\d", sentence):
+        score += 0.1
+    if _VITAL.search(sentence):
+        score += 0.3
+    if _REMEMBER.search(sentence):
+        score += 0.3
+    return min(score, 1.0)
+
+
+def observe(messages: Sequence[Message]) -> list[Observation]:
+    """The observations of a stretch of transcript, in order."""
+    return list(_observe(messages))
+
+
+def _observe(messages: Sequence[Message]) -> Iterator[Observation]:
+    names: dict[Role, str] = {}
+    for message in messages:
+        named, text = speaker_and_text(message)
+        if named is not None:
+            names[message.role] = named
+        me = names.get(message.role) or _default_name(message.role)
+        you = _other(names, message.role)
+        for sentence in sentences(text):
+            if not informative(sentence):
+                continue
+            statement = resolved(third_person(sentence, me, you), message.created_at)
+            if not statement.endswith((".", "!", "?")):
+                statement += "."
+            yield Observation(statement, importance(sentence, message.role), message)
+
+
+def _default_name(role: Role) -> str:
+    return "The user" if role is Role.USER else f"The {role.value}"
+
+
+def _other(names: dict[Role, str], role: Role) -> str | None:
+    if role is Role.USER:
+        return names.get(Role.ASSISTANT)
+    if role is Role.ASSISTANT:
+        return names.get(Role.USER)
+    return None

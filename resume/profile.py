@@ -1,0 +1,52 @@
+"""The user profile (core memory): who the user is right now — name, home, work, family and
+pets, health constraints, lasting preferences — assembled from their current typed facts
+and put first into every resumption context, a fresh start and a resume before the user
+has said anything included. Pure functions."""
+
+import re
+from collections.abc import Sequence
+
+from memory.domain import FactKind
+from memory.records import Fact
+
+MAX_PREFERENCES = 5
+MAX_HEALTH = 4
+MAX_RELATIONS = 6
+# Health constraints matter most when they are forgotten: a recipe, a restaurant, a trip.
+_HEALTH = re.compile(
+    r"\b(allerg\w*|intoleran\w*|diabet\w*|asthma|celiac|coeliac|gluten|lactose|vegan|"
+    r"vegetarian|pescatarian|halal|kosher|epilep\w*|pregnan\w*|medication|condition|"
+    r"can't eat|cannot eat|diet)\b",
+    re.IGNORECASE,
+)
+# Attributes in the order a person would introduce someone.
+_ORDER = ("name", "age", "residence", "origin", "occupation", "employer")
+
+
+def _rank(fact: Fact) -> tuple[int, float]:
+    attribute = (fact.attribute or "").split(":")[0]
+    position = _ORDER.index(attribute) if attribute in _ORDER else len(_ORDER)
+    return position, -fact.importance
+
+
+def profile(facts: Sequence[Fact]) -> list[Fact]:
+    """The profile's facts, most defining first: identity (name, home, work), health
+    constraints, family and pets, then the strongest lasting preferences. Only current
+    facts count; a superseded value is history, not the profile. Observations only ever
+    enter as health constraints."""
+    current = [f for f in facts if f.valid_to is None and f.superseded_by is None]
+    # A health constraint counts however it was recorded: as a typed fact, or only as an
+    # observation of what the user said.
+    health = sorted(
+        (f for f in current if _HEALTH.search(f.text)),
+        key=lambda f: (f.kind is FactKind.OBSERVATION, -f.importance),
+    )[:MAX_HEALTH]
+    identity = sorted(
+        (f for f in current if f.kind is FactKind.PROFILE and f not in health), key=_rank
+    )
+    relations = [f for f in current if f.kind is FactKind.RELATION][:MAX_RELATIONS]
+    preferences = sorted(
+        (f for f in current if f.kind is FactKind.PREFERENCE and f not in health),
+        key=lambda f: (-f.importance, -f.valid_from.timestamp()),
+    )[:MAX_PREFERENCES]
+    return [*identity, *health, *relations, *preferences]

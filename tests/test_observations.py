@@ -1,0 +1,96 @@
+"""Observations: informative statements of either speaker in the third person, the speaker
+named, relative times resolved against when they were said; small talk, reactions and
+bare questions dropped; importance from signals."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from memory.domain import Role, Scope
+from memory.records import Message
+from reflection.observations import importance, observe, resolved, third_person
+
+SAID_AT = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+
+
+def said(role: Role, content: str) -> Message:
+    return Message(
+        id=uuid.uuid4(),
+        scope=Scope("acme", "ana"),
+        session_id=uuid.uuid4(),
+        seq=1,
+        role=role,
+        content=content,
+        idempotency_key=str(uuid.uuid4()),
+        created_at=SAID_AT,
+        archived_at=None,
+        device_id=None,
+    )
+
+
+def test_a_named_transcript_becomes_third_person_observations() -> None:
+    texts = [
+        o.text
+        for o in observe(
+            [
+                said(Role.USER, "Caroline: Hey Mel! Good to see you! How have you been?"),
+                said(Role.ASSISTANT, "Melanie: Hey Caroline! I'm swamped with the kids & work."),
+                said(Role.USER, "Caroline: I went to a support group yesterday. It was moving."),
+                said(Role.ASSISTANT, "Melanie: Wow, that's cool! Did you hear any stories?"),
+            ]
+        )
+    ]
+    assert texts == [
+        "Melanie is swamped with the kids & work.",
+        "Caroline went to a support group yesterday (2023-05-07).",
+    ]
+
+
+def test_without_names_the_user_and_the_assistant_are_named_by_role() -> None:
+    found = observe([said(Role.USER, "My sister Lena moved to Berlin last month.")])
+    assert [o.text for o in found] == [
+        "The user's sister Lena moved to Berlin last month (April 2023)."
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Thanks so much!", "Haha yes, totally.", "What do you think about Lisbon?", "Okay, cool."],
+)
+def test_small_talk_reactions_and_bare_questions_are_dropped(sentence: str) -> None:
+    assert observe([said(Role.USER, sentence)]) == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("I ran yesterday", "I ran yesterday (2023-05-07)"),
+        ("I fly tomorrow", "I fly tomorrow (2023-05-09)"),
+        ("we met two weeks ago", "we met two weeks ago (week of 2023-04-24)"),
+        ("I start in three days", "I start in three days (2023-05-11)"),
+        ("we married last year", "we married last year (2022)"),
+    ],
+)
+def test_relative_times_are_resolved_against_when_they_were_said(
+    phrase: str, expected: str
+) -> None:
+    assert resolved(phrase, SAID_AT) == expected
+
+
+def test_persons_are_rewritten() -> None:
+    assert (
+        third_person("I'm sure my dog likes you", "Ana", "Bo") == "Ana is sure Ana's dog likes Bo"
+    )
+    assert (
+        third_person("Your plan is good, I think", "Ana", None) == "Your plan is good, Ana thinks"
+    )
+    assert (
+        third_person("I have a cat and I go out", "Ana", None) == "Ana has a cat and Ana goes out"
+    )
+
+
+def test_importance_rises_with_health_and_remember() -> None:
+    plain = importance("I had a nice walk", Role.USER)
+    assert importance("I'm allergic to peanuts", Role.USER) > plain
+    assert importance("Remember that I park on level 3", Role.USER) > plain
