@@ -23,7 +23,7 @@ from memory.users import ensure_user
 _SCOPED = "f.tenant_id = :tenant_id AND f.user_id = :user_id"
 _SELECT = f"""
 SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from,
-       f.valid_to, f.superseded_by, f.created_at,
+       f.valid_to, f.superseded_by, f.created_at, f.occurs_at,
        ARRAY(SELECT s.message_id FROM fact_sources s
              WHERE s.fact_id = f.id ORDER BY s.message_id) AS sources
 FROM facts f WHERE {_SCOPED}
@@ -31,9 +31,9 @@ FROM facts f WHERE {_SCOPED}
 
 _INSERT = text("""
 INSERT INTO facts (id, tenant_id, user_id, kind, text, text_hash, importance, confidence,
-                   attribute, valid_from, created_at, embedding)
+                   attribute, valid_from, created_at, occurs_at, embedding)
 VALUES (:id, :tenant_id, :user_id, :kind, :text, :text_hash, :importance, :confidence,
-        :attribute, :valid_from, :created_at, CAST(:embedding AS vector))
+        :attribute, :valid_from, :created_at, :occurs_at, CAST(:embedding AS vector))
 ON CONFLICT (tenant_id, user_id, text_hash) WHERE superseded_by IS NULL AND valid_to IS NULL
 DO NOTHING
 RETURNING id
@@ -67,13 +67,15 @@ _CURRENT_ABOUT = text(
     _SELECT + " AND f.attribute = :attribute AND f.valid_to IS NULL ORDER BY f.valid_from DESC"
 )
 # Exact nearest current facts (a user's facts are few enough; no HNSW post-filter trap).
-_NEAREST = text(
+_NEAREST_SQL = (
     _SELECT.replace(
         "SELECT f.id,", "SELECT 1 - (f.embedding <=> CAST(:embedding AS vector)) AS cosine, f.id,"
     )
-    + " AND f.valid_to IS NULL AND f.embedding IS NOT NULL"
+    + " AND f.valid_to IS NULL AND f.embedding IS NOT NULL{kinds}"
     " ORDER BY f.embedding <=> CAST(:embedding AS vector) LIMIT :k"
 )
+_NEAREST = text(_NEAREST_SQL.format(kinds=""))
+_NEAREST_OF_KINDS = text(_NEAREST_SQL.format(kinds=" AND f.kind = ANY(:kinds)"))
 _DELETE = text("DELETE FROM facts f WHERE " + _SCOPED + " AND f.id = ANY(:ids)")
 
 _MAX_LIST = 1000
@@ -101,6 +103,7 @@ def _fact(scope: Scope, row: RowMapping) -> Fact:
         superseded_by=row["superseded_by"],
         created_at=row["created_at"],
         source_message_ids=tuple(row["sources"]),
+        occurs_at=row["occurs_at"],
     )
 
 
@@ -140,6 +143,7 @@ class FactStore:
         embedding: Sequence[float] | None,
         confidence: float = 1.0,
         attribute: str | None = None,
+        occurs_at: datetime | None = None,
     ) -> dict[str, Any]:
         statement = domain.content(statement, "text", self._max_chars)
         now = self._clock()
@@ -154,6 +158,7 @@ class FactStore:
             "attribute": _attribute(attribute),
             "valid_from": now if valid_from is None else domain.aware(valid_from, "valid_from"),
             "created_at": now,
+            "occurs_at": None if occurs_at is None else domain.aware(occurs_at, "occurs_at"),
             "embedding": vector_literal(embedding),
             "message_ids": domain.parse_uuids(source_message_ids, "source_message_ids"),
         }
@@ -170,6 +175,7 @@ class FactStore:
         embedding: Sequence[float] | None = None,
         confidence: float = 1.0,
         attribute: str | None = None,
+        occurs_at: datetime | None = None,
     ) -> Fact:
         """Store a fact, or return the identical current one with these sources added."""
         params = self._params(
@@ -182,6 +188,7 @@ class FactStore:
             embedding,
             confidence,
             attribute,
+            occurs_at,
         )
         async with transaction(self._engine, scope) as conn:
             await ensure_user(conn, scope)
@@ -210,6 +217,7 @@ class FactStore:
         embedding: Sequence[float] | None = None,
         confidence: float = 1.0,
         attribute: str | None = None,
+        occurs_at: datetime | None = None,
     ) -> Fact:
         """Replace a current fact: the old one ends where the new one begins and points at
         it. Superseding a fact that is no longer current raises `Conflict`."""
@@ -224,6 +232,7 @@ class FactStore:
             embedding,
             confidence,
             attribute,
+            occurs_at,
         )
         async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LOCK, {**scope_params(scope), "id": old})).first()
@@ -236,6 +245,20 @@ class FactStore:
             new_id = await self._insert(conn, params)
             await conn.execute(_LINK, {**scope_params(scope), "id": old, "new_id": new_id})
             return await self._get(conn, scope, new_id)
+
+    async def close(self, scope: Scope, fact_id: uuid.UUID | str, at: datetime) -> bool:
+        """End a current fact without a successor (an open question that was answered): it
+        stays readable "as of" before `at`. False if it was no longer current."""
+        fid = domain.parse_uuid(fact_id, "fact_id")
+        params = {**scope_params(scope), "id": fid, "valid_to": domain.aware(at, "at")}
+        async with transaction(self._engine, scope) as conn:
+            row = (await conn.execute(_LOCK, params)).first()
+            if row is None:
+                raise NotFound(f"fact {fid} not found")
+            if row.valid_to is not None:
+                return False
+            await conn.execute(_END, params)
+        return True
 
     async def _get(self, conn: AsyncConnection, scope: Scope, fact_id: uuid.UUID) -> Fact:
         fact = await self._get_or_none(conn, scope, fact_id)
@@ -304,12 +327,25 @@ class FactStore:
         return [_fact(scope, row) for row in rows]
 
     async def nearest(
-        self, scope: Scope, embedding: Sequence[float], k: int = 5
+        self,
+        scope: Scope,
+        embedding: Sequence[float],
+        k: int = 5,
+        kinds: Iterable[FactKind | str] | None = None,
     ) -> list[tuple[Fact, float]]:
-        """The `k` current facts closest in meaning, with their cosine similarity."""
-        params = {**scope_params(scope), "embedding": vector_literal(embedding), "k": k}
+        """The `k` current facts (of `kinds`, or any) closest in meaning, with their cosine
+        similarity."""
+        params: dict[str, Any] = {
+            **scope_params(scope),
+            "embedding": vector_literal(embedding),
+            "k": k,
+        }
+        statement = _NEAREST
+        if kinds is not None:
+            params["kinds"] = [domain.fact_kind(kind).value for kind in kinds]
+            statement = _NEAREST_OF_KINDS
         async with transaction(self._engine, scope) as conn:
-            rows = (await conn.execute(_NEAREST, params)).mappings().all()
+            rows = (await conn.execute(statement, params)).mappings().all()
         return [(_fact(scope, row), float(row["cosine"])) for row in rows]
 
     async def add_sources(

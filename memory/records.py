@@ -40,6 +40,9 @@ class Fact:
     superseded_by: uuid.UUID | None
     created_at: datetime
     source_message_ids: tuple[uuid.UUID, ...] = ()
+    # When a plan or an event takes place (not when it was said): a plan is live until
+    # then, and past after.
+    occurs_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

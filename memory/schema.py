@@ -263,6 +263,8 @@ class FactRow(SQLModel, table=True):
     valid_to: datetime | None = _ts(nullable=True)
     superseded_by: uuid.UUID | None = Field(default=None, nullable=True)
     created_at: datetime = _ts()
+    # When the plan or event it states takes place, when it names one.
+    occurs_at: datetime | None = _ts(nullable=True)
     embedding: list[float] | None = _embedding()
     tsv: Any = _tsv("text")
 

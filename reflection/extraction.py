@@ -33,6 +33,7 @@ class Candidate:
     attribute: str | None
     valid_from: datetime
     source_message_ids: tuple[uuid.UUID, ...]
+    occurs_at: datetime | None = None  # when a plan or event takes place, if it is said
 
 
 def capped(candidates: Sequence[Candidate], per_message: int) -> list[Candidate]:

@@ -22,13 +22,14 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.crypto import DISABLED, Cipher
-from memory.domain import TYPED_KINDS, Clock, Scope
+from memory.domain import TYPED_KINDS, Clock, FactKind, Scope
 from memory.embedder import Embedder
 from memory.errors import Forgotten
 from memory.facts import FactStore
 from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
+from memory.loops import LOOP_KINDS, is_live
 from memory.pending import embed_pending
 from memory.records import Fact, Message
 from memory.rls import SYSTEM, lease, transaction
@@ -44,11 +45,16 @@ from reflection.claims import claim
 from reflection.consolidation import decide
 from reflection.digest import digest
 from reflection.extraction import Candidate, Extractor, LLMExtractor, RuleExtractor
+from reflection.journal import MAX_PRIORITIES
 from reflection.ledger import Ledger, Run
 from reflection.prompts import synthesis as synthesis_prompt
 from reflection.redaction import Redactor
 
 log = logging.getLogger(__name__)
+
+# How close in meaning a later statement must be to an open question to count as its
+# answer ("Should I join a running club?" → "Joined the Lisbon running club").
+ANSWERS_COSINE = 0.5
 
 _DUE_EXTRACTION = text("""
 SELECT tenant_id, user_id, id FROM sessions
@@ -252,15 +258,28 @@ class Worker:
             "attribute": candidate.attribute,
             "source_message_ids": candidate.source_message_ids,
             "valid_from": candidate.valid_from,
+            "occurs_at": candidate.occurs_at,
             "embedding": vector,
         }
         facts = self._s.facts
+        if candidate.kind is not FactKind.OPEN_QUESTION:
+            await self._close_answered(scope, candidate, vector)
         if decision.action == "merge" and decision.target is not None:
             await facts.add_sources(scope, decision.target, candidate.source_message_ids)
         elif decision.action == "supersede" and decision.target is not None:
             await facts.supersede(scope, decision.target, candidate.kind, candidate.text, **fields)
         elif decision.action == "insert":
             await facts.insert(scope, candidate.kind, candidate.text, **fields)
+
+    async def _close_answered(
+        self, scope: Scope, candidate: Candidate, vector: list[float]
+    ) -> None:
+        """A later statement on the very subject of an open question answers it: the
+        question is closed (it stays readable "as of" before)."""
+        questions = await self._s.facts.nearest(scope, vector, k=3, kinds=[FactKind.OPEN_QUESTION])
+        for question, cosine in questions:
+            if cosine >= ANSWERS_COSINE and question.valid_from < candidate.valid_from:
+                await self._s.facts.close(scope, question.id, candidate.valid_from)
 
     # --- session end -------------------------------------------------------------------
 
@@ -315,7 +334,8 @@ class Worker:
             if await conn.scalar(_JOURNALED, params) is not None:
                 return  # this session's version was written by an earlier, interrupted pass
         latest = await self._s.journal.latest(scope)
-        current = await self._s.facts.list_facts(scope, kinds=["plan", "open_question"], limit=8)
+        recent = await self._s.facts.list_facts(scope, kinds=LOOP_KINDS, limit=50)
+        current = [f for f in recent if is_live(f, messages[-1].created_at)][:MAX_PRIORITIES]
         sections = journal.compose(
             latest.sections if latest else (),
             summary,

@@ -13,6 +13,7 @@ from memory.domain import Clock, FactKind, Scope, Tier
 from memory.errors import NotFound
 from memory.facts import FactStore, normalized_hash
 from memory.journal import JournalStore
+from memory.loops import LOOP_KINDS, is_live, to_follow_up
 from memory.recall import Recall
 from memory.records import JournalSection, RecallHit, SectionKind, SessionSummary
 from memory.session_state import Flow, SessionState, WindowMessage
@@ -177,19 +178,21 @@ class Resumer:
         if summary is not None:
             gathered.topic = summary.topics[0] if summary.topics else last.context.topic
             last_items = [Item(summary.text, cite)]
-            loops = [Item(_bare(loop), cite) for loop in summary.open_loops]
         else:  # the worker has not summarized it yet: its last turns say what it was about
             gathered.topic = last.context.topic
             last_items = [
                 Item(f"{m.role.value}: {m.content}", f"message:{m.id}") for m in last.window[-4:]
             ]
-            loops = []
-        loops += [Item(q, cite) for q in last.context.open_questions]
-        for fact in await self._facts.list_facts(
-            scope, kinds=[FactKind.OPEN_QUESTION, FactKind.PLAN], limit=10
-        ):
-            loops.append(Item(_bare(fact.text), f"fact:{fact.id}"))
-        questions = [loop.text for loop in loops if loop.text.rstrip().endswith("?")]
+        # Only what is open now: a summary's loops are what was open when it was written.
+        loops = [Item(q, cite) for q in last.context.open_questions]
+        now = self._clock()
+        recent = await self._facts.list_facts(scope, kinds=LOOP_KINDS, limit=50)
+        followed = [f for f in recent if to_follow_up(f, now, last.last_active_at)]
+        loops += [Item(f"Has it happened? {_bare(f.text)}", f"fact:{f.id}") for f in followed]
+        live = [f for f in recent if is_live(f, now)]
+        loops += [Item(_bare(f.text), f"fact:{f.id}") for f in live[:10]]
+        questions = [_bare(f.text) for f in live if f.kind is FactKind.OPEN_QUESTION]
+        questions += [loop.text for loop in loops if loop.text.rstrip().endswith("?")]
         gathered.open_loop = questions[0] if questions else None
         gathered.blocks.append(Block("Last session", tuple(last_items), SHARES["last"]))
         gathered.blocks.append(Block("Open loops and follow-ups", tuple(loops), SHARES["loops"]))

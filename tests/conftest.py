@@ -24,7 +24,8 @@ from memory.database import async_url, ensure_vector_extension, make_engine
 from memory.embedded import EmbeddedPostgres
 from memory.embedder import SentenceTransformerEmbedder
 from memory.migrate import upgrade
-from memory.settings import EmbeddingSettings
+from memory.settings import EmbeddingSettings, Settings
+from service.container import Container, build_container
 from tests.api_harness import Api, make_api
 from tests.services import Serve, Service, new_tenant
 
@@ -194,3 +195,19 @@ async def api(
 ) -> AsyncIterator[Api]:
     async for made in make_api(fresh_database, clock, embedder):
         yield made
+
+
+@pytest.fixture
+async def app(
+    fresh_database: str, clock: TravelClock, embedder: SentenceTransformerEmbedder
+) -> AsyncIterator[Container]:
+    """The whole library on a fresh database and the test's clock (tenant settings are
+    read fresh every time, so a test may change them)."""
+    settings = Settings.model_validate(
+        {"database_url": fresh_database, "session": {"tenant_cache_s": 0}}
+    )
+    container = await build_container(settings, clock=clock)
+    container.worker._embedder = embedder
+    container.recall._embedder = embedder
+    yield container
+    await container.close()

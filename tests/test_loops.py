@@ -1,0 +1,79 @@
+"""Open loops live and die: a dated plan is live until the day after it, then worth one
+follow-up while the user has not been back; undated loops fade after a month; an answered
+question is closed by the worker and never greets the user again."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from memory.domain import FactKind, Scope
+from memory.loops import LOOP_LIFETIME, is_live, to_follow_up
+from memory.records import Fact
+from resume.policy import Mode
+from service.container import Container
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ALICE = Scope("acme", "alice")
+
+
+def loop(kind: FactKind, occurs_at: datetime | None = None, **ended: object) -> Fact:
+    return Fact(
+        id=uuid.uuid4(),
+        scope=ALICE,
+        kind=kind,
+        text="Plans to run the Lisbon half marathon",
+        importance=0.6,
+        confidence=0.6,
+        attribute=None,
+        valid_from=T0,
+        valid_to=ended.get("valid_to"),  # type: ignore[arg-type]
+        superseded_by=None,
+        created_at=T0,
+        occurs_at=occurs_at,
+    )
+
+
+def test_a_dated_plan_is_live_until_the_day_after_then_followed_up_once() -> None:
+    race = T0 + timedelta(days=10)
+    plan = loop(FactKind.PLAN, occurs_at=race)
+    assert is_live(plan, race + timedelta(hours=12))
+    assert not is_live(plan, race + timedelta(days=2))
+    after = race + timedelta(days=3)
+    assert to_follow_up(plan, after, last_seen=T0), "not back since: ask how it went"
+    assert not to_follow_up(plan, after, last_seen=race + timedelta(days=2)), "asked already"
+    assert not to_follow_up(plan, race + timedelta(days=40), last_seen=T0), "too long ago"
+
+
+def test_undated_loops_fade_and_closed_ones_are_gone() -> None:
+    question = loop(FactKind.OPEN_QUESTION)
+    assert is_live(question, T0 + timedelta(days=3))
+    assert not is_live(question, T0 + LOOP_LIFETIME + timedelta(days=1))
+    closed = loop(FactKind.OPEN_QUESTION, valid_to=T0 + timedelta(days=1))
+    assert not is_live(closed, T0 + timedelta(days=2))
+    assert not is_live(loop(FactKind.PREFERENCE), T0)
+
+
+async def say(app: Container, *lines: str) -> None:
+    sid = uuid.uuid4()
+    for line in lines:
+        await app.sessions.append(ALICE, sid, "user", line)
+        app.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+
+
+async def test_an_answered_question_is_closed_and_never_greets_again(app: Container) -> None:
+    await say(app, "Should I join a running club?")
+    open_now = await app.facts.list_facts(ALICE, kinds=["open_question"])
+    assert len(open_now) == 1
+    app.clock.advance(days=1)  # type: ignore[attr-defined]
+    context = await app.resumer.resume(ALICE)
+    assert context.mode is Mode.PRIMED and "running club" in (context.greeting or "")
+    await say(app, "Good news: I joined a running club in Lisbon, we run on Tuesdays.")
+    assert await app.facts.list_facts(ALICE, kinds=["open_question"]) == []
+    history = await app.facts.list_facts(ALICE, kinds=["open_question"], include_superseded=True)
+    assert [q.valid_to is not None for q in history] == [True], "closed, not deleted"
+    app.clock.advance(days=1)  # type: ignore[attr-defined]
+    context = await app.resumer.resume(ALICE)
+    assert "Should I join" not in (context.greeting or "")
+    loops = next((b for b in context.blocks if b.title == "Open loops and follow-ups"), None)
+    assert loops is None or not any("Should I join" in i.text for i in loops.items)
