@@ -76,6 +76,20 @@ class SessionSummary:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class UserStyle:
+    """How the user talks, as running figures over `messages` of their messages."""
+
+    messages: int = 0
+    words_per_message: float = 0.0
+    questions: float = 0.0  # share of messages that ask something
+    formality: float = 0.5  # 0 casual … 1 formal
+    technical: float = 0.0  # share of messages with technical vocabulary
+    tone: float = 0.0  # -1 negative … 1 positive, recent sessions weighing most
+    subjects: tuple[str, ...] = ()  # what they talk about most
+    subject_counts: dict[str, int] = field(default_factory=dict)
+
+
 class SectionKind(StrEnum):
     """The parts of a journal: current priorities, one section per session, the condensed
     older sessions, and free notes (a journal written by hand through the library)."""

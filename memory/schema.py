@@ -143,6 +143,8 @@ class User(SQLModel, table=True):
         default_factory=uuid.uuid4,
         sa_column_kwargs={"server_default": text("gen_random_uuid()")},
     )
+    # How the user talks (`memory.records.UserStyle`), updated at each session end.
+    style: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
 
 
 class Session(SQLModel, table=True):

@@ -5,6 +5,7 @@ export (every tier as JSON lines) are first-class."""
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.crypto import DISABLED, Cipher, KeyMissing, message_aad, session_aad
 from memory.domain import Scope
+from memory.records import UserStyle
 from memory.rls import transaction
 from memory.sql import scope_params
 
@@ -28,6 +30,39 @@ async def ensure_user(conn: AsyncConnection, scope: Scope) -> None:
     params = scope_params(scope)
     await conn.execute(_ENSURE_TENANT, params)
     await conn.execute(_ENSURE_USER, params)
+
+
+_STYLE = text("SELECT style FROM users WHERE tenant_id = :tenant_id AND id = :user_id")
+_SET_STYLE = text(
+    "UPDATE users SET style = CAST(:style AS jsonb) WHERE tenant_id = :tenant_id AND id = :user_id"
+)
+
+
+def _style_json(style: UserStyle) -> str:
+    data = asdict(style)
+    data["subjects"] = list(style.subjects)
+    return json.dumps(data)
+
+
+class UserStyles:
+    """How each user talks (`UserStyle`), kept on their row."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, scope: Scope) -> UserStyle | None:
+        """As the worker last saw it (None before the user's first session ended)."""
+        async with transaction(self._engine, scope) as conn:
+            data = await conn.scalar(_STYLE, scope_params(scope))
+        if not data:
+            return None
+        known = {name: data[name] for name in UserStyle.__dataclass_fields__ if name in data}
+        known["subjects"] = tuple(known.get("subjects", ()))
+        return UserStyle(**known)
+
+    async def put(self, scope: Scope, value: UserStyle) -> None:
+        async with transaction(self._engine, scope) as conn:
+            await conn.execute(_SET_STYLE, {**scope_params(scope), "style": _style_json(value)})
 
 
 _FORGET_RUNS = text("DELETE FROM runs WHERE tenant_id = :tenant_id AND user_id = :user_id")

@@ -31,7 +31,7 @@ from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
 from memory.loops import LOOP_KINDS, is_live
 from memory.pending import embed_pending
-from memory.records import Fact, Message
+from memory.records import Fact, Message, UserStyle
 from memory.rls import SYSTEM, lease, transaction
 from memory.rotation import reseal_batch
 from memory.session_store import PostgresSessionStore, SessionStore
@@ -40,7 +40,8 @@ from memory.settings import ReflectionSettings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
-from reflection import journal, synthesis
+from memory.users import UserStyles
+from reflection import journal, style, synthesis
 from reflection.claims import claim
 from reflection.consolidation import decide
 from reflection.digest import digest
@@ -113,6 +114,7 @@ class Stores:
     sessions: Sessions
     session_store: SessionStore
     tenants: TenantStore
+    styles: UserStyles
     cipher: Cipher = DISABLED
 
 
@@ -333,6 +335,8 @@ class Worker:
         async with transaction(self._engine, scope) as conn:
             if await conn.scalar(_JOURNALED, params) is not None:
                 return  # this session's version was written by an earlier, interrupted pass
+        known = await self._s.styles.get(scope) or UserStyle()
+        await self._s.styles.put(scope, style.updated(known, messages, summary.topics))
         latest = await self._s.journal.latest(scope)
         recent = await self._s.facts.list_facts(scope, kinds=LOOP_KINDS, limit=50)
         current = [f for f in recent if is_live(f, messages[-1].created_at)][:MAX_PRIORITIES]

@@ -21,9 +21,10 @@ from memory.sessions import Sessions
 from memory.settings import ResumptionSettings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
+from memory.users import UserStyles
 from resume.greeting import greeting
 from resume.policy import LastSession, Mode, Plan, plan
-from resume.profile import profile
+from resume.profile import described, profile
 from resume.render import Block, Item, Turn, message_tokens, render
 
 SHARES = {
@@ -96,6 +97,7 @@ class Resumer:
         recall: Recall,
         tenants: TenantStore,
         clock: Clock,
+        styles: UserStyles,
     ) -> None:
         self._sessions = sessions
         self._summaries = summaries
@@ -104,6 +106,7 @@ class Resumer:
         self._recall = recall
         self._tenants = tenants
         self._clock = clock
+        self._styles = styles
 
     async def resume(
         self,
@@ -169,8 +172,11 @@ class Resumer:
         facts += await self._facts.list_facts(
             scope, kinds=[FactKind.OBSERVATION], limit=_RECENT_OBSERVATIONS
         )
-        items = tuple(Item(f.text, f"fact:{f.id}") for f in profile(facts))
-        return Block("About the user", items, SHARES["profile"])
+        items = [Item(f.text, f"fact:{f.id}") for f in profile(facts)]
+        manner = described(await self._styles.get(scope))
+        if manner is not None:
+            items.append(Item(manner, "user:style"))
+        return Block("About the user", tuple(items), SHARES["profile"])
 
     async def _primed(self, scope: Scope, last: SessionState, gathered: _Gathered) -> None:
         summary = await self._summary(scope, last.session_id)

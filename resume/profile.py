@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from memory.domain import FactKind
-from memory.records import Fact
+from memory.records import Fact, UserStyle
 
 MAX_PREFERENCES = 5
 MAX_HEALTH = 4
@@ -50,3 +50,28 @@ def profile(facts: Sequence[Fact]) -> list[Fact]:
         key=lambda f: (-f.importance, -f.valid_from.timestamp()),
     )[:MAX_PREFERENCES]
     return [*identity, *health, *relations, *preferences]
+
+
+def described(style: UserStyle | None) -> str | None:
+    """How the user talks, in one line for the context block (None before it is known)."""
+    if style is None or style.messages == 0:
+        return None
+    words = style.words_per_message
+    length = "briefly" if words < 12 else "at length" if words > 40 else "in moderate length"
+    register = (
+        "formally"
+        if style.formality > 0.65
+        else "casually"
+        if style.formality < 0.35
+        else "in a neutral register"
+    )
+    parts = [f"Writes {length} (about {words:.0f} words a message), {register}"]
+    if style.technical >= 0.3:
+        parts.append("comfortable with technical detail")
+    if style.tone >= 0.3:
+        parts.append("recently upbeat")
+    elif style.tone <= -0.3:
+        parts.append("recently down or frustrated")
+    if style.subjects:
+        parts.append("talks most about " + ", ".join(style.subjects[:3]))
+    return "; ".join(parts) + "."

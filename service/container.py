@@ -23,6 +23,7 @@ from memory.settings import Settings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
+from memory.users import UserStyles
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger
 from reflection.worker import Stores, Worker
@@ -120,6 +121,7 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         sessions=sessions,
         session_store=session_store,
         tenants=tenants,
+        styles=UserStyles(engine),
         cipher=cipher,
     )
     cap = settings.reflection.max_facts_per_message
@@ -127,7 +129,14 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
     worker = Worker(engine, stores, extractor, embedder, llm, clock, settings.reflection)
     recall = Recall(engine, embedder, settings.recall, clock, chars, cipher)
     resumer = Resumer(
-        sessions, stores.summaries, stores.journal, stores.facts, recall, tenants, clock
+        sessions,
+        stores.summaries,
+        stores.journal,
+        stores.facts,
+        recall,
+        tenants,
+        clock,
+        stores.styles,
     )
     return Container(
         settings=settings,
