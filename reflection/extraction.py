@@ -108,16 +108,14 @@ class LLMExtractor:
     prompt_version = prompt.VERSION
 
     def __init__(self, llm: LLM, max_facts_per_message: int = MAX_FACTS_PER_MESSAGE) -> None:
-        self._llm = llm
+        self.llm = llm
         self.model: str | None = llm.model
         self._per_message = max_facts_per_message
 
     async def extract(self, messages: Sequence[Message], usage: Usage) -> list[Candidate]:
         if not messages:
             return []
-        answer = await self._llm.json(
-            prompt.SYSTEM, prompt.render(messages), prompt.Response, usage
-        )
+        answer = await self.llm.json(prompt.SYSTEM, prompt.render(messages), prompt.Response, usage)
         by_seq = {m.seq: m for m in messages}
         candidates = []
         for fact in answer.facts:

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from memory.crypto import DISABLED, Cipher
 from memory.domain import TYPED_KINDS, Clock, FactKind, Scope
 from memory.embedder import Embedder
-from memory.errors import Forgotten
+from memory.errors import BackendUnavailable, Forgotten
 from memory.facts import FactStore
 from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
-from memory.llm import LLM
+from memory.llm import LLM, MalformedOutput
 from memory.loops import LOOP_KINDS, is_live
 from memory.pending import embed_pending
 from memory.records import Fact, Message, UserStyle
@@ -44,10 +44,11 @@ from memory.users import UserStyles
 from reflection import journal, style, synthesis
 from reflection.claims import claim
 from reflection.consolidation import decide
-from reflection.digest import digest
+from reflection.digest import Digest, digest
 from reflection.extraction import Candidate, Extractor, LLMExtractor, RuleExtractor
 from reflection.journal import MAX_PRIORITIES
 from reflection.ledger import Ledger, Run
+from reflection.prompts import summary as summary_prompt
 from reflection.prompts import synthesis as synthesis_prompt
 from reflection.redaction import Redactor
 
@@ -305,22 +306,21 @@ class Worker:
             if row is None or row.status != "hard_expired":
                 return False
             async with self.ledger.run("end_session", scope, sid) as run:
-                run.prompt_version = "digest-rules"
-                await self._summarize_and_journal(scope, sid)
+                await self._summarize_and_journal(scope, sid, run)
                 await self._s.transcripts.archive(scope, sid)
                 params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
                 async with transaction(self._engine, scope) as conn:
                     await conn.execute(_ARCHIVED, params)
             return True
 
-    async def _summarize_and_journal(self, scope: Scope, sid: uuid.UUID) -> None:
+    async def _summarize_and_journal(self, scope: Scope, sid: uuid.UUID, run: Run) -> None:
         stored = await self._s.transcripts.after(scope, sid, 0, limit=1000)
         if not stored:
             return
         redactor = await self._redactor_for(scope.tenant_id)
         messages = await asyncio.to_thread(redactor.messages, stored)
         facts = await self._s.facts.citing(scope, [m.id for m in messages])
-        summary = digest(messages, facts)
+        summary = await self._summary(scope.tenant_id, messages, facts, run)
         await self._s.summaries.put(
             scope,
             sid,
@@ -350,6 +350,37 @@ class Worker:
         )
         await self._s.journal.append(
             scope, sections, expected_version=latest.version if latest else 0, session_id=sid
+        )
+
+    async def _summary(
+        self, tenant_id: str, messages: list[Message], facts: list[Fact], run: Run
+    ) -> Digest:
+        """Written by the LLM when the tenant's extraction uses one; else, or when the model
+        cannot answer, extractive (the session's most important observations)."""
+        offline = digest(messages, facts)
+        run.prompt_version = "digest-rules"
+        extractor = await self._extractor_for(tenant_id)
+        if not isinstance(extractor, LLMExtractor):
+            return offline
+        llm = extractor.llm
+        run.model, run.prompt_version = llm.model, summary_prompt.VERSION
+        typed = [f for f in facts if f.kind is not FactKind.OBSERVATION]
+        try:
+            answer = await llm.json(
+                summary_prompt.SYSTEM,
+                summary_prompt.render(messages, typed),
+                summary_prompt.Response,
+                run.usage,
+            )
+        except (BackendUnavailable, MalformedOutput) as exc:
+            log.warning("LLM summary failed (%s); the summary is extractive", exc.message)
+            run.prompt_version = "digest-rules (LLM failed)"
+            return offline
+        return Digest(
+            answer.text,
+            tuple(answer.topics) or offline.topics,
+            tuple(answer.decisions),
+            tuple(answer.open_loops),
         )
 
     # --- reflection --------------------------------------------------------------------

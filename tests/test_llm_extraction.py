@@ -257,3 +257,42 @@ async def test_tenants_choose_their_extraction_mode_and_model(
         ("acme", None),
         ("globex", "tenant-model-2"),
     ]
+
+
+SUMMARY = json.dumps(
+    {
+        "text": "Alice, a radiologist, is training for the Berlin marathon on 27 September.",
+        "topics": ["marathon", "training"],
+        "decisions": [],
+        "open_loops": ["Run the Berlin marathon on 2026-09-27"],
+    }
+)
+
+
+async def end_of_session(app: Container) -> None:
+    await conversation(app)
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+
+
+async def test_with_an_llm_the_session_summary_is_written_by_the_summary_prompt(
+    app: Container, standin: StandIn
+) -> None:
+    standin.script = [chat(GOOD), chat(SUMMARY)]
+    await end_of_session(app)
+    [summary] = await app.summaries.latest(ALICE)
+    assert summary.text.startswith("Alice, a radiologist, is training")
+    assert summary.topics == ("marathon", "training")
+    asked = standin.requests[1][1]["messages"]
+    assert "summary" in asked[0]["content"] and "Facts:" in asked[1]["content"]
+    journal = await app.journal.latest(ALICE)
+    assert journal is not None and "Alice, a radiologist" in journal.content
+
+
+async def test_when_the_llm_cannot_summarise_the_summary_is_extractive(
+    app: Container, standin: StandIn
+) -> None:
+    standin.script = [chat(GOOD), *(chat("not json") for _ in range(3))]
+    await end_of_session(app)
+    [summary] = await app.summaries.latest(ALICE)
+    assert summary.text.startswith("2 messages on")
