@@ -31,7 +31,7 @@ _SMALL_TALK = frozenset(
 hi hey hello hiya yo bye goodbye thanks thank thx ty ok okay yeah yes yep no nope sure
 wow oh ah aw aww haha hahaha lol lmao omg cool nice great awesome amazing wonderful
 fantastic lovely sweet good glad happy sorry congrats congratulations cheers indeed totally
-absolutely definitely right true exactly agreed same welcome bless
+absolutely definitely right true exactly agreed same welcome bless meet fine
 """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _STOPWORDS = frozenset(
@@ -45,6 +45,7 @@ more most such own same other only even still again ever never always too up dow
 over under what's that's i'm i've i'll i'd you're you've you'll we're they're it'll let's
 get got go going gone make made know think feel felt want wanted like said say tell told
 thing things stuff lot lots bit kind sort way something anything everything nothing one
+he's she's they've he'll she'll isn't aren't wasn't don't doesn't didn't can't won't
 """.split()  # noqa: SIM905
 )
 # Words that make a statement worth more: health and safety, and what people ask to keep.
@@ -237,13 +238,14 @@ def _observe(messages: Sequence[Message]) -> Iterator[Observation]:
             if not informative(sentence):
                 continue
             statement = resolved(third_person(sentence, me, you), message.created_at)
+            statement = statement[:1].upper() + statement[1:]
             if not statement.endswith((".", "!", "?")):
                 statement += "."
             yield Observation(statement, importance(sentence, message.role), message)
 
 
 def _default_name(role: Role) -> str:
-    return "The user" if role is Role.USER else f"The {role.value}"
+    return "the user" if role is Role.USER else f"the {role.value}"
 
 
 def _other(names: dict[Role, str], role: Role) -> str | None:

@@ -197,8 +197,12 @@ class Resumer:
         loops += [Item(f"Has it happened? {_bare(f.text)}", f"fact:{f.id}") for f in followed]
         live = [f for f in recent if is_live(f, now)]
         loops += [Item(_bare(f.text), f"fact:{f.id}") for f in live[:10]]
-        questions = [_bare(f.text) for f in live if f.kind is FactKind.OPEN_QUESTION]
-        questions += [loop.text for loop in loops if loop.text.rstrip().endswith("?")]
+        # The greeting picks up only what the last session left open, never an older loop.
+        said_last = {f.id for f in await self._facts.from_session(scope, last.session_id)}
+        questions = [
+            _bare(f.text) for f in live if f.kind is FactKind.OPEN_QUESTION and f.id in said_last
+        ]
+        questions += [q for q in last.context.open_questions if q.rstrip().endswith("?")]
         gathered.open_loop = questions[0] if questions else None
         gathered.blocks.append(Block("Last session", tuple(last_items), SHARES["last"]))
         gathered.blocks.append(Block("Open loops and follow-ups", tuple(loops), SHARES["loops"]))
