@@ -28,12 +28,12 @@ from resume.profile import described, profile
 from resume.render import Block, Item, Turn, message_tokens, render
 
 SHARES = {
-    "profile": 0.1,
+    "profile": 0.15,
     "task": 0.1,
     "last": 0.2,
     "loops": 0.15,
     "journal": 0.1,
-    "memories": 0.35,
+    "memories": 0.3,
 }
 _PROFILE_KINDS = (FactKind.PROFILE, FactKind.RELATION, FactKind.PREFERENCE)
 _RECENT_OBSERVATIONS = 1000  # where a health constraint said only in passing is looked for
@@ -172,10 +172,12 @@ class Resumer:
         facts += await self._facts.list_facts(
             scope, kinds=[FactKind.OBSERVATION], limit=_RECENT_OBSERVATIONS
         )
-        items = [Item(f.text, f"fact:{f.id}") for f in profile(facts)]
+        core = profile(facts)
+        items = [Item(f.text, f"fact:{f.id}") for f in (*core.identity, *core.health)]
         manner = described(await self._styles.get(scope))
         if manner is not None:
             items.append(Item(manner, "user:style"))
+        items += [Item(f.text, f"fact:{f.id}") for f in (*core.people, *core.preferences)]
         return Block("About the user", tuple(items), SHARES["profile"])
 
     async def _primed(self, scope: Scope, last: SessionState, gathered: _Gathered) -> None:

@@ -5,6 +5,7 @@ has said anything included. Pure functions."""
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from memory.domain import FactKind
 from memory.records import Fact, UserStyle
@@ -29,27 +30,51 @@ def _rank(fact: Fact) -> tuple[int, float]:
     return position, -fact.importance
 
 
-def profile(facts: Sequence[Fact]) -> list[Fact]:
+@dataclass(frozen=True)
+class Profile:
+    """The user's core memory, in the order a person would introduce someone."""
+
+    identity: tuple[Fact, ...]
+    health: tuple[Fact, ...]
+    people: tuple[Fact, ...]
+    preferences: tuple[Fact, ...]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{3,}", text.lower()))
+
+
+def profile(facts: Sequence[Fact]) -> Profile:
     """The profile's facts, most defining first: identity (name, home, work), health
     constraints, family and pets, then the strongest lasting preferences. Only current
     facts count; a superseded value is history, not the profile. Observations only ever
-    enter as health constraints."""
+    enter as health constraints, and only when no typed fact already says the same."""
     current = [f for f in facts if f.valid_to is None and f.superseded_by is None]
-    # A health constraint counts however it was recorded: as a typed fact, or only as an
-    # observation of what the user said.
-    health = sorted(
-        (f for f in current if _HEALTH.search(f.text)),
-        key=lambda f: (f.kind is FactKind.OBSERVATION, -f.importance),
-    )[:MAX_HEALTH]
+    typed_health = [
+        f for f in current if f.kind is not FactKind.OBSERVATION and _HEALTH.search(f.text)
+    ]
+    said = [_words(f.text) for f in typed_health]
+    observed_health = [
+        f
+        for f in current
+        if f.kind is FactKind.OBSERVATION
+        and _HEALTH.search(f.text)
+        and not any(words <= _words(f.text) for words in said)
+    ]
+    health = sorted(typed_health, key=lambda f: -f.importance) + sorted(
+        observed_health, key=lambda f: -f.importance
+    )
     identity = sorted(
-        (f for f in current if f.kind is FactKind.PROFILE and f not in health), key=_rank
+        (f for f in current if f.kind is FactKind.PROFILE and f not in typed_health), key=_rank
     )
     relations = [f for f in current if f.kind is FactKind.RELATION][:MAX_RELATIONS]
     preferences = sorted(
-        (f for f in current if f.kind is FactKind.PREFERENCE and f not in health),
+        (f for f in current if f.kind is FactKind.PREFERENCE and f not in typed_health),
         key=lambda f: (-f.importance, -f.valid_from.timestamp()),
     )[:MAX_PREFERENCES]
-    return [*identity, *health, *relations, *preferences]
+    return Profile(
+        tuple(identity), tuple(health[:MAX_HEALTH]), tuple(relations), tuple(preferences)
+    )
 
 
 def described(style: UserStyle | None) -> str | None:
