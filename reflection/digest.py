@@ -74,7 +74,7 @@ def topics(
     return tuple(ranked[:limit])
 
 
-SUMMARY_OBSERVATIONS = 3
+SUMMARY_OBSERVATIONS = 2
 
 
 def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> tuple[str, ...]:
@@ -99,9 +99,10 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
         + (f" to {end:%Y-%m-%d}" if end.date() != start.date() else "")
         + "."
     ]
-    if found:
+    if said:  # what happened, as a person would retell it; the topics stay data
+        parts.extend(said)
+    elif found:
         parts.append(f"Talked about {_listing(found[:3])}.")
-    parts.extend(said)
     if decisions:
         parts.append(f"Decided: {'; '.join(_bare(d) for d in decisions[:3])}.")
     if open_loops:

@@ -22,7 +22,7 @@ from memory.domain import Role
 from memory.records import Message
 
 MAX_SENTENCE_CHARS = 400
-MIN_CONTENT_WORDS = 2
+MIN_CONTENT_WORDS = 3
 # "Caroline: I went …": a transcript that names its speakers at the start of each message.
 _SPEAKER = re.compile(r"^\s*([A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30})?):\s+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d,.:/-]*")
@@ -48,6 +48,30 @@ thing things stuff lot lots bit kind sort way something anything everything noth
 he's she's they've he'll she'll isn't aren't wasn't don't doesn't didn't can't won't
 """.split()  # noqa: SIM905
 )
+# Openers and fillers that carry nothing a later reader needs: cut, the statement kept.
+_OPENER = re.compile(
+    r"^(?:(?:wow|oh|ah|aw+|yeah|yes|yep|haha+|lol|hey|hi|hello|well|so|ok(?:ay)?|hmm+|"
+    r"omg|btw|by the way|anyway|honestly|totally|absolutely|definitely|thanks|thank you)"
+    r"(?:\s+[A-Z][a-z]+)?[\s,!.:;-]+)+",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"\b(?:really|so|just|pretty|super|totally|actually|definitely|very|quite|kinda|"
+    r"sorta|literally|basically|honestly)\s+",
+    re.IGNORECASE,
+)
+# Reactions to what the other person said: praise and agreement, however worded.
+_REACTION = re.compile(
+    r"\b(?:sounds|looks|seems|that's|that is|what a|how|so proud|proud of you|happy for|"
+    r"glad|agree|congrat\w*|amazing|awesome|incredible|wonderful|fantastic|inspiring|"
+    r"cool|great|lovely|beautiful|nice)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I|I'm|I've|I'll|I'd|my|me|mine|myself|we|we're|we've|our|us)\b", re.IGNORECASE
+)
+_SPECIFIC = re.compile(r"(?<=\w )[A-Z][a-z]+|\d|\[shares ")
+
 # Words that make a statement worth more: health and safety, and what people ask to keep.
 _VITAL = re.compile(
     r"\b(allerg\w*|diabet\w*|asthma|epilep\w*|pregnan\w*|vegan|vegetarian|gluten|lactose|"
@@ -139,12 +163,27 @@ def content_words(sentence: str) -> list[str]:
     ]
 
 
+def trimmed(sentence: str) -> str:
+    """The sentence without its opening interjections and its fillers."""
+    return _FILLER.sub("", _OPENER.sub("", sentence)).strip()
+
+
 def informative(sentence: str) -> bool:
-    """A statement that says something: not a question, not a greeting or a reaction, with
-    enough words that carry meaning."""
+    """A statement that says something: not a question, not a greeting, not a reaction to
+    what the other person said (praise or agreement without news of the speaker's own),
+    with enough words that carry meaning."""
     if sentence.rstrip().endswith("?"):
         return False
-    return len(content_words(sentence)) >= MIN_CONTENT_WORDS
+    words = content_words(sentence)
+    if len(words) < MIN_CONTENT_WORDS:
+        return False
+    personal = _FIRST_PERSON.search(sentence) is not None
+    if _REACTION.search(sentence) and not personal and len(words) < 2 * MIN_CONTENT_WORDS:
+        return False
+    # A remark about nobody in particular ("Taking care of ourselves is vital") is not a
+    # memory: a statement is kept when it is the speaker's own, or names someone, something
+    # shown, a number or a date.
+    return personal or _SPECIFIC.search(sentence) is not None or _WHEN.search(sentence) is not None
 
 
 def third_person(sentence: str, me: str, you: str | None) -> str:
@@ -234,7 +273,7 @@ def _observe(messages: Sequence[Message]) -> Iterator[Observation]:
             names[message.role] = named
         me = names.get(message.role) or _default_name(message.role)
         you = _other(names, message.role)
-        for sentence in sentences(text):
+        for sentence in map(trimmed, sentences(text)):
             if not informative(sentence):
                 continue
             statement = resolved(third_person(sentence, me, you), message.created_at)
