@@ -18,7 +18,7 @@ from reflection.observations import observe
 from reflection.prompts import extraction as prompt
 from reflection.rules import extract_rules
 
-RULES_VERSION = "rules-2026-11-30b"
+RULES_VERSION = "rules-2026-11-30c"
 # An observation restates what was said; the sentence split and the rewrite can be wrong.
 OBSERVATION_CONFIDENCE = 0.8
 MAX_FACTS_PER_MESSAGE = 12  # the default of ReflectionSettings.max_facts_per_message

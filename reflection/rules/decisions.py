@@ -1,0 +1,39 @@
+"""Decision rules: what the user has settled on — "I've decided to…", "we're going with the
+barn", "let's go with the wellington", "we opted for…" — dated by when it was said."""
+
+import re
+
+from memory.domain import FactKind
+from reflection.rules.base import Rule, RuleFact, Said, clean, fact, first, said_on
+
+_DECISION = re.compile(
+    r"\b(?:i|we)(?:'ve| have)? (?:finally |just |now |already )?decided (?:to |that |on )?"
+    r"(?P<x>[^.;!?]{3,100})"
+    r"|\b(?:let's|let us|i'll|i will|we'll|we will|i'm going to|we're going to|i'm gonna"
+    r"|we're gonna|i think we'll|i think i'll) go with (?P<y>[^.;!?]{2,80})"
+    r"|\b(?:i|we)(?:'re| are|'m| am) (?:going|gonna go) with (?P<v>[^.;!?]{2,80})"
+    r"|(?:^|, )going with (?P<u>[^.;!?]{2,80})"
+    r"|\b(?:i|we)(?:'ve| have) (?:finally )?(?:chosen|picked|gone for|settled on|opted for"
+    r"|plumped for) (?P<z>[^.;!?]{2,80})"
+    r"|\b(?:i|we) (?:finally )?(?:chose|opted for|settled on|went with) (?P<w>[^.;!?]{2,80})"
+    r"|\b(?:i|we)(?:'ve| have) made up (?:my|our) minds?(?: to| and| -|:)? (?P<t>[^.;!?]{2,80})",
+    re.IGNORECASE,
+)
+# "I'm going with my sister": company, not a choice.
+_COMPANY = re.compile(
+    r"^(?:my|our|his|her|their|him|them|you|friends|family|mum|mom|dad|some|a friend"
+    r"|a group|the kids|the family|the others|everyone)\b",
+    re.IGNORECASE,
+)
+
+
+def _decision(match: re.Match[str], said: Said) -> list[RuleFact]:
+    chosen = first(match)
+    going_with = first(match, "y", "v", "u", "w")
+    if not chosen or (going_with and _COMPANY.match(going_with)):
+        return []
+    text = f"Decided: {clean(chosen)} ({said_on(said.message)})"
+    return fact(FactKind.DECISION, text, None, 0.7, 0.8, said.message)
+
+
+RULES = (Rule(_DECISION, _decision),)
