@@ -31,12 +31,13 @@ there near once twice know anyone anybody someone everyone
 )
 
 
-# Template words of extracted facts, which say nothing about the subject.
-_TEMPLATE = re.compile(
-    r"\b(?:Works as|Lives in|Likes|Dislikes|Prefers|Plans to|Decided|Asked, still open"
-    r"|Has an?|named|Moved to|Is from|said|around|this|next)\b|\(.*?\)"
+# Words of the shape of extracted statements, which say nothing about the subject.
+_STATEMENT_WORDS = frozenset(
+    """
+works lives likes dislikes prefers plans decided chose wondered sure named moved said
+around this next their they them has have is are was were
+""".split()  # noqa: SIM905 - a word list reads better as text
 )
-_LEAD = re.compile(r"^(?:Decided: |Asked, still open: )")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def topics(
 
     def count(word: str, weight: int) -> None:
         key = word.lower().strip("'-")
-        if key not in _STOPWORDS and len(key) >= 4:
+        if key not in _STOPWORDS and key not in _STATEMENT_WORDS and len(key) >= 4:
             counts[key] += weight
             first_seen.setdefault(key, len(first_seen))
 
@@ -68,7 +69,7 @@ def topics(
                 named = match.group()[0].isupper() and preceding not in ("", ".", "!", "?")
                 count(match.group(), 3 if named else 1)
     for fact in facts:
-        for word in _WORD.findall(_TEMPLATE.sub("", fact.text)):
+        for word in _WORD.findall(re.sub(r"\(.*?\)", "", fact.text)):
             count(word, 2)
     ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
     return tuple(ranked[:limit])
@@ -103,16 +104,14 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
         parts.extend(said)
     elif found:
         parts.append(f"Talked about {_listing(found[:3])}.")
-    if decisions:
-        parts.append(f"Decided: {'; '.join(_bare(d) for d in decisions[:3])}.")
+    parts += [_sentence(d) for d in decisions[:3]]
     if open_loops:
-        parts.append(f"Left open: {'; '.join(_bare(o) for o in open_loops[:3])}.")
+        parts.append(f"Still open: {'; '.join(o.rstrip('.') for o in open_loops[:3])}.")
     return Digest(" ".join(parts), found, decisions, open_loops)
 
 
-def _bare(statement: str) -> str:
-    """A fact's text without its template lead ("Decided: ", "Asked, still open: ")."""
-    return _LEAD.sub("", statement).rstrip(".")
+def _sentence(statement: str) -> str:
+    return statement if statement.endswith((".", "!", "?")) else statement + "."
 
 
 def _listing(words: Sequence[str]) -> str:

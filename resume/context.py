@@ -83,10 +83,6 @@ def _age_days(at: datetime, now: datetime) -> float:
     return max((now - at).total_seconds(), 0.0) / _DAY_S
 
 
-def _bare(text: str) -> str:
-    return re.sub(r"^(?:Asked, still open: |Decided: )", "", text)
-
-
 class Resumer:
     def __init__(
         self,
@@ -196,13 +192,13 @@ class Resumer:
         now = self._clock()
         recent = await self._facts.list_facts(scope, kinds=LOOP_KINDS, limit=50)
         followed = [f for f in recent if to_follow_up(f, now, last.last_active_at)]
-        loops += [Item(f"Has it happened? {_bare(f.text)}", f"fact:{f.id}") for f in followed]
+        loops += [Item(f"Has it happened? {f.text}", f"fact:{f.id}") for f in followed]
         live = [f for f in recent if is_live(f, now)]
-        loops += [Item(_bare(f.text), f"fact:{f.id}") for f in live[:10]]
+        loops += [Item(f.text, f"fact:{f.id}") for f in live[:10]]
         # The greeting picks up only what the last session left open, never an older loop.
         said_last = {f.id for f in await self._facts.from_session(scope, last.session_id)}
         questions = [
-            _bare(f.text) for f in live if f.kind is FactKind.OPEN_QUESTION and f.id in said_last
+            f.text for f in live if f.kind is FactKind.OPEN_QUESTION and f.id in said_last
         ]
         questions += [q for q in last.context.open_questions if q.rstrip().endswith("?")]
         gathered.open_loop = questions[0] if questions else None

@@ -45,7 +45,7 @@ def test_a_digest_never_quotes_a_message() -> None:
         ("user", "Book the Vespa service, please."),
     )
     facts = [
-        fact(FactKind.DECISION, "Decided: book the Vespa service (2026-03-03)"),
+        fact(FactKind.DECISION, "Decided to book the Vespa service (2026-03-03)"),
         fact(FactKind.PLAN, "Plans to ride to Lisbon (said 2026-03-02)"),
     ]
     summary = digest(said, facts)
@@ -53,10 +53,10 @@ def test_a_digest_never_quotes_a_message() -> None:
     assert "combination" not in summary.text and "nine two seven" not in summary.text
     assert summary.text.startswith("3 messages on 2026-03-02 to 2026-03-04.")
     assert "vespa" in summary.topics and "lisbon" in summary.topics
-    assert summary.decisions == ("Decided: book the Vespa service (2026-03-03)",)
+    assert summary.decisions == ("Decided to book the Vespa service (2026-03-03)",)
     assert summary.open_loops == ("Plans to ride to Lisbon (said 2026-03-02)",)
-    assert "Decided: book the Vespa service (2026-03-03)." in summary.text
-    assert "Left open: Plans to ride to Lisbon (said 2026-03-02)." in summary.text
+    assert "Decided to book the Vespa service (2026-03-03)." in summary.text
+    assert "Still open: Plans to ride to Lisbon (said 2026-03-02)." in summary.text
     sections = compose((), summary, said[-1].created_at, None, ["Ride to Lisbon"], 8000)
     journal = render(sections)
     assert OPENING not in journal and "nine two seven" not in journal

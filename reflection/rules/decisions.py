@@ -32,7 +32,13 @@ def _decision(match: re.Match[str], said: Said) -> list[RuleFact]:
     going_with = first(match, "y", "v", "u", "w")
     if not chosen or (going_with and _COMPANY.match(going_with)):
         return []
-    text = f"Decided: {clean(chosen)} ({said_on(said.message)})"
+    # "decided to hire a walker" → "Decided to …"; a thing chosen → "Chose …". A plain
+    # statement: no lead that another tier would have to strip.
+    verb = "Decided to" if match.group("x") or match.group("t") else "Chose"
+    phrase = clean(chosen)
+    if verb == "Decided to" and phrase.lower().startswith(("to ", "on ", "that ", "against ")):
+        verb = "Decided"
+    text = f"{verb} {phrase} ({said_on(said.message)})"
     return fact(FactKind.DECISION, text, None, 0.7, 0.8, said.message)
 
 

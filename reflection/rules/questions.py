@@ -85,7 +85,7 @@ def _asked(message: Message) -> Iterator[RuleFact]:
     questions = [s.strip() for s in SENTENCE.split(message.content) if s.strip().endswith("?")]
     for question in questions[-1:]:
         if len(question.split()) >= _MIN_WORDS:
-            text = f"Asked, still open: {_shortened(question)}"
+            text = _shortened(question)  # the question itself; its kind says it is open
             yield RuleFact(FactKind.OPEN_QUESTION, text, None, 0.5, 0.6, message)
 
 
@@ -93,7 +93,7 @@ def _wondered(message: Message) -> Iterator[RuleFact]:
     for found in _WONDER.finditer(message.content.replace("\u2019", "'")):
         question = clean(found.group("x"))
         if len(question.split()) >= _MIN_WORDS - 1:
-            text = f"Asked, still open: {question}"
+            text = f"Not sure {question}"
             yield RuleFact(FactKind.OPEN_QUESTION, text, None, 0.5, 0.6, message)
 
 
