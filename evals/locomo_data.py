@@ -1,6 +1,7 @@
 """The LoCoMo data as the eval reads it: conversations of dated sessions of turns, and
 questions with their evidence turns (malformed ids repaired). Annotations (observations,
-summaries) are not read: they are labels, never input."""
+summaries) are not read here: they are labels, never input; the oracle extractor
+(`evals/oracle.py`, an upper bound, labelled as such) is their only reader."""
 
 import json
 import re

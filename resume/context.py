@@ -197,9 +197,7 @@ class Resumer:
         loops += [Item(f.text, f"fact:{f.id}") for f in live[:10]]
         # The greeting picks up only what the last session left open, never an older loop.
         said_last = {f.id for f in await self._facts.from_session(scope, last.session_id)}
-        questions = [
-            f.text for f in live if f.kind is FactKind.OPEN_QUESTION and f.id in said_last
-        ]
+        questions = [f.text for f in live if f.kind is FactKind.OPEN_QUESTION and f.id in said_last]
         questions += [q for q in last.context.open_questions if q.rstrip().endswith("?")]
         gathered.open_loop = questions[0] if questions else None
         gathered.blocks.append(Block("Last session", tuple(last_items), SHARES["last"]))

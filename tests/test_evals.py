@@ -1,15 +1,26 @@
-"""The offline evals themselves: LoCoMo's evidence ids and scoring, a whole LoCoMo run on a
+"""The offline evals themselves: LoCoMo's evidence ids and scoring, whole LoCoMo runs on a
 tiny conversation written in the dataset's format (through the real tiers, worker and
-recall), and the performance report with its plots."""
+recall; raw transcripts kept or deleted after the default retention; rules or the oracle
+extractor, served over HTTP to memstrata's LLM extractor through the real `openai` SDK),
+and the performance report with its plots."""
 
 import argparse
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from evals import bench, locomo, locomo_data
+from evals import bench, locomo, locomo_data, oracle
+from memory.domain import Role, Scope
+from memory.errors import BackendUnavailable
+from memory.llm import LLM, Usage
+from memory.records import Message
+from memory.settings import LLMSettings
+from reflection.extraction import LLMExtractor
+from reflection.prompts import extraction
 
 
 def test_malformed_evidence_ids_are_normalised_or_dropped() -> None:
@@ -65,6 +76,13 @@ TINY = [
             ],
             "session_3_date_time": "9:00 am on 1 April, 2024",
             "session_3": [],
+            # Two months later: by its question time the first two sessions are older than
+            # the default retention.
+            "session_4_date_time": "8:15 pm on 20 May, 2024",
+            "session_4": [
+                _turn("D4:1", "Ana", "Comet turned four today."),
+                _turn("D4:2", "Ben", "Happy birthday to him!"),
+            ],
         },
         "qa": [
             {"question": "What is the name of Ana's greyhound?", "answer": "Comet",
@@ -76,24 +94,46 @@ TINY = [
             {"question": "What did Ben adopt?", "adversarial_answer": "a greyhound",
              "evidence": ["D1:1"], "category": 5},
         ],
+        # Read only by the oracle extractor.
+        "observation": {
+            "session_1_observation": {
+                "Ana": [["Ana adopted a greyhound named Comet.", "D1:1"]],
+                "Ben": [["Ben is learning to play the cello.", "D1:4"]],
+            },
+            "session_2_observation": {
+                "Ana": [["Ana went on a trip to Lisbon.", ["D2:1", "D2:02"]]],
+                "Ben": [["Ben's cello teacher says he is improving.", "D2:3"]],
+            },
+            "session_4_observation": {"Ana": [["Ana's greyhound Comet turned four.", "D4:1"]]},
+        },
     }
 ]  # fmt: skip
+TURNS = 9
+OBSERVATIONS = 5
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps(TINY))
+    return data
 
 
 async def test_locomo_run_scores_memstrata_and_both_baselines(
-    server_url: str, tmp_path: Path
+    server_url: str, tmp_path: Path, tiny: Path
 ) -> None:
-    data = tmp_path / "tiny.json"
-    data.write_text(json.dumps(TINY))
-    conversations = locomo_data.load(data)
-    assert [s.number for s in conversations[0].sessions] == [1, 2]  # empty session skipped
+    conversations = locomo_data.load(tiny)
+    assert [s.number for s in conversations[0].sessions] == [1, 2, 4]  # empty session skipped
     assert conversations[0].questions[1].evidence == ("D1:4", "D2:3")
 
-    result = await locomo.run(data, str(tmp_path), None, Console(quiet=True), server_url)
+    result = await locomo.run(
+        tiny, str(tmp_path), None, Console(quiet=True), server_url, retention="keep"
+    )
 
-    assert result.questions == 4 and result.turns == 7
-    assert result.stored["messages"] == 7
-    assert result.stored["session_summaries"] == 2  # the worker ran on simulated time
+    assert result.questions == 4 and result.turns == TURNS
+    assert result.sizes.rows["raw_kept"] == TURNS  # ten years: every raw turn is still there
+    assert result.sizes.rows["session_summaries"] == 3  # the worker ran on simulated time
+    assert result.oracle is None and result.jobs["extract ok"]["llm_calls"] == 0
     assert set(result.tallies) == {
         "dense turns",
         "BM25 turns",
@@ -101,7 +141,7 @@ async def test_locomo_run_scores_memstrata_and_both_baselines(
     }
     ours = result.tallies[locomo.MEMSTRATA]
     assert ours.overall().questions == 3 and ours.by_category[5].questions == 1
-    # Seven turns: every retriever finds all evidence within 25.
+    # Nine turns: every retriever finds all evidence within 25.
     for tally in result.tallies.values():
         assert tally.overall().row()["R@25"] == 100
     # The greyhound's name is one rare word away: memstrata ranks that turn first.
@@ -109,6 +149,132 @@ async def test_locomo_run_scores_memstrata_and_both_baselines(
     # The answer "Lisbon!" shares no word with the question; the question before it does.
     assert ours.by_category[2].row()["R@5"] == 100
     assert locomo.to_json(result)["retrievers"][locomo.MEMSTRATA]["1-4"]["R@25"] == 100
+
+
+def _r25(result: locomo.Result, name: str) -> float:
+    return result.tallies[name].overall().row()["R@25"]
+
+
+async def test_default_retention_deletes_the_old_raw_turns_before_the_questions(
+    server_url: str, tmp_path: Path, tiny: Path
+) -> None:
+    result = await locomo.run(tiny, str(tmp_path), None, Console(quiet=True), server_url)
+
+    assert result.retention == "default"
+    assert result.settings.lifecycle.retention_s == 30 * 24 * 3600
+    sizes = result.sizes
+    contents = [turn.content for turn in locomo_data.load(tiny)[0].turns]
+    assert (sizes.ingested_messages, sizes.ingested_chars) == (TURNS, sum(map(len, contents)))
+    # Only the last session, ended two days before the questions, keeps its raw turns.
+    assert sizes.rows["raw_kept"] == 2
+    assert sizes.chars["raw_kept"] == len(contents[-1]) + len(contents[-2])
+    assert sizes.rows["session_summaries"] == 3 and sizes.rows["journal_latest"] == 1
+    assert sizes.rows["journal_all_versions"] == 3
+    assert sizes.chars["journal_all_versions"] >= sizes.chars["journal_latest"] > 0
+    derived = sum(sizes.chars[t] for t in ("facts", "knowledge", "session_summaries"))
+    assert sizes.derived_chars == derived + sizes.chars["journal_latest"]
+    assert sizes.derived_ratio == pytest.approx(sizes.derived_chars / sizes.ingested_chars)
+    # Every question's evidence was in the deleted sessions: raw recall finds none of it,
+    # while the baselines index every turn whatever the retention.
+    assert _r25(result, "raw turns, cosine + BM25") == 0
+    assert _r25(result, "dense turns") == _r25(result, "BM25 turns") == 100
+    report = locomo.to_json(result)
+    assert report["sizes_at_question_time"]["raw_kept"] == {
+        "rows": 2,
+        "chars": sizes.chars["raw_kept"],
+    }
+    assert report["sizes_at_question_time"]["derived_chars"] == sizes.derived_chars
+
+
+def _message(seq: int, content: str, at: datetime) -> Message:
+    scope = Scope("locomo", "conv-test")
+    key = f"k{seq}"
+    return Message(uuid.uuid4(), scope, uuid.uuid4(), seq, Role.USER, content, key, at)
+
+
+async def test_the_oracle_answers_memstrata_extractor_with_the_observations(
+    tiny: Path,
+) -> None:
+    observations = oracle.load_observations(tiny)
+    assert len(observations["conv-test"]) == OBSERVATIONS
+    assert observations["conv-test"][2].evidence == ("D2:1", "D2:2")  # "D2:02" normalised
+    answers = oracle.Oracle(observations)
+    at = datetime(2024, 3, 20, 18, 30, tzinfo=UTC)
+    shown = [
+        _message(1, "Ben: Where did you go for your trip?", at),
+        _message(2, "Ana: Lisbon! The tiles everywhere\nwere beautiful.", at),
+        _message(3, "Ben: My cello teacher says I am improving.", at),
+    ]
+    for dia_id, message in zip(("D2:1", "D2:2", "D2:3"), shown, strict=True):
+        answers.register("conv-test", dia_id, message.content, message.created_at)
+    with oracle.serve(answers) as url:
+        llm = LLM(LLMSettings(base_url=url, model=oracle.MODEL))
+        try:
+            extractor = LLMExtractor(llm)
+            found = await extractor.extract(shown, usage := Usage())
+            with pytest.raises(BackendUnavailable):  # a prompt it was not built for
+                await llm.json("Write a poem.", "about memory", extraction.Response, Usage())
+        finally:
+            await llm.close()
+    assert [(c.text, c.kind.value, c.importance, c.confidence) for c in found] == [
+        ("Ana went on a trip to Lisbon.", "event", 0.5, 1.0),
+        ("Ben's cello teacher says he is improving.", "event", 0.5, 1.0),
+    ]
+    assert found[0].source_message_ids == (shown[0].id, shown[1].id)
+    assert usage.calls == 1
+    assert answers.stats.prompt_messages == 3 and answers.stats.unmatched_messages == 0
+    assert answers.stats.facts_served == 2 and answers.stats.refused_requests == 1
+
+
+async def test_locomo_with_the_oracle_extractor_recalls_through_the_facts(
+    server_url: str, tmp_path: Path, tiny: Path
+) -> None:
+    result = await locomo.run(
+        tiny, str(tmp_path), None, Console(quiet=True), server_url, extractor="oracle"
+    )
+
+    assert result.settings.reflection.extraction == "llm"
+    assert result.settings.llm.model == oracle.MODEL
+    stats = result.oracle
+    assert stats is not None and stats.unmatched_messages == 0
+    assert stats.prompt_messages == TURNS and stats.facts_served == OBSERVATIONS
+    assert result.jobs["extract ok"]["llm_calls"] == stats.extraction_requests > 0
+    assert "extract failed" not in result.jobs
+    assert result.sizes.rows["facts"] == OBSERVATIONS
+    # The raw turns of the first sessions are gone; the oracle's facts cite them.
+    assert _r25(result, "raw turns, cosine + BM25") == 0
+    assert _r25(result, locomo.MEMSTRATA) == 100
+    assert locomo.to_json(result)["extractor_note"] == oracle.LABEL
+
+
+def test_both_retentions_print_their_tables_a_summary_and_one_report(
+    server_url: str, tmp_path: Path, tiny: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reports"
+    common = ["--data", str(tiny), "--database-url", server_url, "--data-dir", str(tmp_path)]
+    locomo.main([*common, "--retention", "both", "--questions", "2", "--out", str(out)])
+
+    printed = capsys.readouterr().out
+    assert printed.count("Stored size at question time") == 2
+    summary = printed.split("summary")[-1]
+    assert "[retention default (30 days), extractor rules] R@10" in summary
+    assert "[retention keep (3650 days), extractor rules] R@10" in summary
+    assert "every raw turn indexed" in summary
+    (written,) = out.glob("locomo-*.json")
+    runs = json.loads(written.read_text())["runs"]
+    assert [r["retention"] for r in runs] == ["default", "keep"]
+    assert [r["sizes_at_question_time"]["raw_kept"]["rows"] for r in runs] == [2, TURNS]
+    assert all(r["questions"] == 2 for r in runs)
+
+
+def test_the_llm_extractor_needs_a_configured_model(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMSTRATA_LLM__BASE_URL", raising=False)
+    monkeypatch.delenv("MEMSTRATA_LLM__MODEL", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        locomo.main(["--data", str(tiny), "--extractor", "llm"])
+    assert exited.value.code == 2
 
 
 async def test_bench_report_renders_with_its_plots(server_url: str, tmp_path: Path) -> None:
