@@ -75,7 +75,7 @@ def topics(
     return tuple(ranked[:limit])
 
 
-SUMMARY_OBSERVATIONS = 2
+SUMMARY_OBSERVATIONS = 1
 
 
 def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> tuple[str, ...]:

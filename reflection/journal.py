@@ -12,7 +12,7 @@ from memory.journal import render
 from memory.records import JournalSection, SectionKind
 from reflection.digest import Digest
 
-_DETAILED_SESSIONS = 6
+_DETAILED_SESSIONS = 4
 MAX_PRIORITIES = 8
 
 

@@ -18,6 +18,7 @@ from reflection.prompts import synthesis as prompt
 CLUSTER_COSINE = 0.45
 MIN_CLUSTER = 2
 MAX_ITEMS_PER_INSIGHT = 6
+NAMED_IN_TEXT = 2
 
 _HEADINGS = {
     FactKind.PREFERENCE: "Tastes that go together",
@@ -73,7 +74,12 @@ def offline_drafts(facts: Sequence[Fact], vectors: np.ndarray) -> list[Draft]:
             if first.date() != last.date()
             else f" ({first:%Y-%m-%d})"
         )
-        text = f"{_HEADINGS[members[0].kind]}{span}: " + "; ".join(m.text for m in members)
+        # The insight cites every member; its text names the two most important and counts
+        # the rest (the facts themselves are one citation away, not copied again).
+        named = sorted(members, key=lambda m: -m.importance)[:NAMED_IN_TEXT]
+        rest = len(members) - len(named)
+        more = f"; and {rest} more" if rest else ""
+        text = f"{_HEADINGS[members[0].kind]}{span}: " + "; ".join(m.text for m in named) + more
         drafts.append(
             Draft(text, frozenset(m.id for m in members), max(m.importance for m in members))
         )
