@@ -119,7 +119,7 @@ WITH stats AS MATERIALIZED (
     SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', :query))
 ), matched AS MATERIALIZED (
     SELECT id, {lex_columns} tsv FROM {table}
-    WHERE {filters}
+    WHERE {filters}{unsaid}
       AND tsv @@ (SELECT coalesce(string_agg(quote_literal(term), ' | '), '')::tsquery
                   FROM asked)
 ), hits AS MATERIALIZED (
@@ -144,7 +144,7 @@ WITH stats AS MATERIALIZED (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM lex
 ), vec AS MATERIALIZED (
     SELECT id, embedding <=> CAST(:qvec AS vector) AS dist FROM {table}
-    WHERE {filters} AND embedding IS NOT NULL AND CAST(:qvec AS vector) IS NOT NULL
+    WHERE {filters}{unsaid} AND embedding IS NOT NULL AND CAST(:qvec AS vector) IS NOT NULL
     ORDER BY dist LIMIT :candidates
 ), vec_ranked AS (
     SELECT id, row_number() OVER (ORDER BY dist, id) AS rank FROM vec
@@ -175,9 +175,20 @@ _NEIGHBOURS = """
 _NO_NEIGHBOURS = """
     SELECT NULL::uuid AS id, NULL::float8 AS score WHERE FALSE"""
 
+# With the raw tier asked too: an observation says again what a message says, so while any
+# of its messages is still kept, the message speaks for it (it has the context); once
+# retention has deleted them, the observation is what is left of them.
+_UNSAID = """
+      AND NOT (kind = 'observation' AND EXISTS (
+          SELECT 1 FROM fact_sources s JOIN messages m
+            ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.id = s.message_id
+          WHERE s.fact_id = facts.id))"""
+
 
 @lru_cache(maxsize=64)
-def ranked_sql(tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool) -> TextClause:
+def ranked_sql(
+    tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool, with_raw: bool = False
+) -> TextClause:
     """The tier's ranking statement with only the filters in use, so that no generic plan
     has to cope with `:x IS NULL OR ...` branches."""
     spec = _TIERS[tier]
@@ -198,6 +209,7 @@ def ranked_sql(tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool
         _RANKED.format(
             table=spec.table,
             filters=where,
+            unsaid=_UNSAID if with_raw and tier is Tier.FACTS else "",
             lex_columns="session_id, seq," if neighbours else "",
             context=(_NEIGHBOURS if neighbours else _NO_NEIGHBOURS).format(
                 table=spec.table, filters=where
@@ -350,6 +362,7 @@ class Recall:
             since=request.since is not None,
             until=request.until is not None,
             kinds=request.kinds is not None,
+            with_raw=Tier.RAW in request.tiers,
         )
         return (await conn.execute(sql, params)).mappings().all()
 

@@ -10,6 +10,7 @@ import pytest
 from memory.domain import Role, Scope
 from memory.records import Message
 from reflection.observations import importance, observe, resolved, third_person
+from service.container import Container
 
 SAID_AT = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
 
@@ -94,3 +95,25 @@ def test_importance_rises_with_health_and_remember() -> None:
     plain = importance("I had a nice walk", Role.USER)
     assert importance("I'm allergic to peanuts", Role.USER) > plain
     assert importance("Remember that I park on level 3", Role.USER) > plain
+
+
+async def test_an_observation_stands_in_for_its_message_only_once_the_message_is_gone(
+    app: Container,
+) -> None:
+    """While the message is kept, recall finds the message (it has the context); after
+    retention deleted it, the observation made of it is what recall finds."""
+    ana = Scope("acme", "ana")
+    sid = uuid.uuid4()
+    await app.sessions.append(ana, sid, "user", "My sister Lena moved to Berlin for a job.")
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+    hits = await app.recall.recall(ana, "where did Lena move?", 5)
+    assert any(h.tier.value == "raw" and "Lena" in h.text for h in hits)
+    assert not any(h.kind is not None and h.kind.value == "observation" for h in hits)
+    app.clock.advance(days=40)  # type: ignore[attr-defined]
+    await app.worker.tick()  # retention deletes the archived transcript
+    hits = await app.recall.recall(ana, "where did Lena move?", 5)
+    assert any(
+        h.kind is not None and h.kind.value == "observation" and "Berlin" in h.text for h in hits
+    )
+    assert all(h.tier.value != "raw" for h in hits)
