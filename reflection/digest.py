@@ -106,7 +106,7 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
         parts.append(f"Talked about {_listing(found[:3])}.")
     parts += [_sentence(d) for d in decisions[:3]]
     if open_loops:
-        parts.append(f"Still open: {'; '.join(o.rstrip('.') for o in open_loops[:3])}.")
+        parts.append(f"Still open: {'; '.join(o.rstrip('.') for o in open_loops[:2])}.")
     return Digest(" ".join(parts), found, decisions, open_loops)
 
 

@@ -22,7 +22,9 @@ from memory.domain import Role
 from memory.records import Message
 
 MAX_SENTENCE_CHARS = 400
-MIN_CONTENT_WORDS = 3
+MIN_CONTENT_WORDS = 4
+# A reaction to the other's news is kept only when it says this much more than praise.
+REACTION_CONTENT_WORDS = 6
 # "Caroline: I went …": a transcript that names its speakers at the start of each message.
 _SPEAKER = re.compile(r"^\s*([A-Z][\w'.-]{0,30}(?: [A-Z][\w'.-]{0,30})?):\s+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d,.:/-]*")
@@ -175,15 +177,17 @@ def informative(sentence: str) -> bool:
     if sentence.rstrip().endswith("?"):
         return False
     words = content_words(sentence)
-    if len(words) < MIN_CONTENT_WORDS:
-        return False
     personal = _FIRST_PERSON.search(sentence) is not None
-    if _REACTION.search(sentence) and not personal and len(words) < 2 * MIN_CONTENT_WORDS:
+    specific = _SPECIFIC.search(sentence) is not None or _WHEN.search(sentence) is not None
+    # A statement that names someone, a number or a time needs fewer words to be kept.
+    if len(words) < MIN_CONTENT_WORDS - specific:
+        return False
+    if _REACTION.search(sentence) and not personal and len(words) < REACTION_CONTENT_WORDS:
         return False
     # A remark about nobody in particular ("Taking care of ourselves is vital") is not a
     # memory: a statement is kept when it is the speaker's own, or names someone, something
     # shown, a number or a date.
-    return personal or _SPECIFIC.search(sentence) is not None or _WHEN.search(sentence) is not None
+    return personal or specific
 
 
 def third_person(sentence: str, me: str, you: str | None) -> str:

@@ -18,7 +18,7 @@ from reflection.prompts import synthesis as prompt
 CLUSTER_COSINE = 0.45
 MIN_CLUSTER = 2
 MAX_ITEMS_PER_INSIGHT = 6
-NAMED_IN_TEXT = 2
+NAMED_IN_TEXT = 1
 
 _HEADINGS = {
     FactKind.PREFERENCE: "Tastes that go together",

@@ -37,15 +37,16 @@ def test_a_named_transcript_becomes_third_person_observations() -> None:
             [
                 said(Role.USER, "Caroline: Hey Mel! Good to see you! How have you been?"),
                 said(Role.ASSISTANT, "Melanie: Hey Caroline! I'm swamped with the kids & work."),
+                said(Role.ASSISTANT, "Melanie: I signed the kids up for swimming lessons."),
                 said(Role.USER, "Caroline: I went to a support group yesterday. It was moving."),
                 said(Role.ASSISTANT, "Melanie: Wow, that's cool! Did you hear any stories?"),
             ]
         )
     ]
     assert texts == [
-        "Melanie is swamped with the kids & work.",
+        "Melanie signed the kids up for swimming lessons.",
         "Caroline went to a support group yesterday (2023-05-07).",
-    ]
+    ], "a remark with little in it (swamped with work) is not kept"
 
 
 def test_without_names_the_user_and_the_assistant_are_named_by_role() -> None:
