@@ -83,6 +83,7 @@ class RuleExtractor:
                 f.attribute,
                 f.message.created_at,
                 (f.message.id,),
+                f.occurs_at,
             )
             for f in extract_rules(messages)
         ]

@@ -77,3 +77,29 @@ async def test_an_answered_question_is_closed_and_never_greets_again(app: Contai
     assert "Should I join" not in (context.greeting or "")
     loops = next((b for b in context.blocks if b.title == "Open loops and follow-ups"), None)
     assert loops is None or not any("Should I join" in i.text for i in loops.items)
+
+
+async def test_a_dated_plan_passes_and_is_followed_up_once(app: Container) -> None:
+    """ "Next Saturday I run the Porto half marathon": live until that Saturday is over,
+    then the next context asks once whether it happened, and never again after the user
+    has been back."""
+    await say(app, "This Friday I'm running the Porto half marathon with my sister.")
+    [plan] = await app.facts.list_facts(ALICE, kinds=["plan"])
+    assert plan.occurs_at is not None and plan.occurs_at > plan.valid_from
+    app.clock.advance(days=1)  # type: ignore[attr-defined]
+    before = await app.resumer.resume(ALICE)
+    loops = next(b for b in before.blocks if b.title == "Open loops and follow-ups")
+    assert any(i.cite == f"fact:{plan.id}" and "Has it" not in i.text for i in loops.items)
+    app.clock.now = plan.occurs_at + timedelta(days=2)  # type: ignore[attr-defined]
+    after = await app.resumer.resume(ALICE)
+    asked = next(b for b in after.blocks if b.title == "Open loops and follow-ups")
+    assert [i.text.startswith("Has it happened?") for i in asked.items] == [True]
+    await say(app, "Hi again, quick question about my running shoes.")
+    app.clock.advance(days=1)  # type: ignore[attr-defined]
+    later = await app.resumer.resume(ALICE)
+    assert not any(
+        "half marathon" in i.text
+        for b in later.blocks
+        if b.title.startswith("Open")
+        for i in b.items
+    )

@@ -5,6 +5,7 @@ bounded sub-patterns and text helpers the patterns are written with."""
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from memory.domain import FactKind
 from memory.records import Message
@@ -18,6 +19,7 @@ class RuleFact:
     importance: float
     confidence: float
     message: Message
+    occurs_at: datetime | None = None  # when a plan takes place, when it says
 
 
 @dataclass(frozen=True)

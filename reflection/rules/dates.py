@@ -92,6 +92,21 @@ def plan_note(text: str, said_at: datetime) -> str:
     return f" ({phrase}, around {resolved[0]:{resolved[1]}}; said {said_at:{_DAY}})"
 
 
+def plan_date(text: str, said_at: datetime) -> datetime | None:
+    """When the plan of `text` takes place, as the end of the period its first future
+    phrase names (a day, a month, a year); None when it names none."""
+    found = FUTURE.search(text)
+    resolved = None if found is None else _resolve(found.group("when").lower(), said_at, _AHEAD)
+    if resolved is None:
+        return None
+    when, precision = resolved
+    if precision == _MONTH_ONLY:
+        return _add_months(when.replace(day=1), 1) - timedelta(seconds=1)
+    if precision == _YEAR:
+        return when.replace(month=12, day=31, hour=23, minute=59, second=59)
+    return when.replace(hour=23, minute=59, second=59)
+
+
 def event_note(text: str, said_at: datetime) -> str:
     """The date note of an event: " (last weekend, around 2026-02-28)" for the first past
     phrase in `text`, or " (by …)" when there is none: it happened by the time it was said."""

@@ -7,8 +7,8 @@ habits ("every Sunday") and "I'll think about it" are not plans."""
 import re
 
 from memory.domain import FactKind
-from reflection.rules.base import Rule, RuleFact, Said, clean, fact, third_person
-from reflection.rules.dates import FUTURE, FUTURE_PHRASE, plan_note, without
+from reflection.rules.base import Rule, RuleFact, Said, clean, third_person
+from reflection.rules.dates import FUTURE, FUTURE_PHRASE, plan_date, plan_note, without
 
 DATE_REACH = 80  # characters either side of a plan where its date may be said
 
@@ -76,7 +76,8 @@ def _plan(text: str, own: str, match: re.Match[str], said: Said) -> list[RuleFac
     before = said.sentence[max(0, match.start() - DATE_REACH) : match.start()]
     when = own if FUTURE.search(own) else before
     note = plan_note(when, said.message.created_at)
-    return fact(FactKind.PLAN, text + note, None, 0.6, 0.6, said.message)
+    occurs_at = plan_date(when, said.message.created_at)
+    return [RuleFact(FactKind.PLAN, text + note, None, 0.6, 0.6, said.message, occurs_at)]
 
 
 def _near(match: re.Match[str], said: Said) -> str:
