@@ -132,6 +132,10 @@ _WHEN = re.compile(
 _SEASONS = ("summer", "winter", "spring", "fall", "autumn")
 
 
+# The first letter of the statement and of any sentence pysbd left joined inside it.
+_SENTENCE_START = re.compile(r"^\w|(?<=[.!?] )\w")
+
+
 @dataclass(frozen=True)
 class Observation:
     text: str
@@ -281,7 +285,7 @@ def _observe(messages: Sequence[Message]) -> Iterator[Observation]:
             if not informative(sentence):
                 continue
             statement = resolved(third_person(sentence, me, you), message.created_at)
-            statement = statement[:1].upper() + statement[1:]
+            statement = _SENTENCE_START.sub(lambda m: m.group(0).upper(), statement)
             if not statement.endswith((".", "!", "?")):
                 statement += "."
             yield Observation(statement, importance(sentence, message.role), message)
