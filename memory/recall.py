@@ -93,7 +93,7 @@ _TIERS: dict[Tier, _TierSql] = {
         importance="CAST(:default_importance AS float8)",
         current="TRUE",
         as_of="created_at <= :as_of",
-        provenance="ARRAY[]::uuid[] AS message_ids, ARRAY[]::uuid[] AS fact_ids, "
+        provenance="r.message_ids AS message_ids, ARRAY[]::uuid[] AS fact_ids, "
         "r.session_id AS session_id, NULL::text AS kind, NULL::text AS key_id",
     ),
 }

@@ -22,12 +22,13 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy import (
     text as sql_text,  # the `text` name is also a column of several tables
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 # The models declare the default dimension; migrations create `vector(dim)` from settings.
@@ -372,6 +373,11 @@ class SessionSummaryRow(SQLModel, table=True):
     started_at: datetime = _ts()
     ended_at: datetime = _ts()
     created_at: datetime = _ts()
+    # The messages the summary's text retells: its provenance, outliving the messages.
+    message_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Uuid()), nullable=False, server_default=sql_text("'{}'::uuid[]")),
+    )
     embedding: list[float] | None = _embedding()
     tsv: Any = _tsv("text")
 

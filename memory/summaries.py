@@ -3,7 +3,7 @@ written when a session hard-expires. Writing it again replaces it, so the job ma
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +22,15 @@ _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
 _UPSERT = text(f"""
 INSERT INTO session_summaries (id, tenant_id, user_id, session_id, text, topics, decisions,
-                               open_loops, started_at, ended_at, created_at, embedding)
+                               open_loops, started_at, ended_at, created_at, embedding,
+                               message_ids)
 VALUES (:id, :tenant_id, :user_id, :session_id, :text, CAST(:topics AS jsonb),
         CAST(:decisions AS jsonb), CAST(:open_loops AS jsonb), :started_at, :ended_at, :at,
-        CAST(:embedding AS vector))
+        CAST(:embedding AS vector), CAST(:message_ids AS uuid[]))
 ON CONFLICT (tenant_id, user_id, session_id) DO UPDATE SET
     text = excluded.text, topics = excluded.topics, decisions = excluded.decisions,
-    open_loops = excluded.open_loops, started_at = excluded.started_at,
+    open_loops = excluded.open_loops, message_ids = excluded.message_ids,
+    started_at = excluded.started_at,
     ended_at = excluded.ended_at, created_at = excluded.created_at,
     embedding = excluded.embedding
 RETURNING {_COLUMNS}
@@ -84,9 +86,12 @@ class SummaryStore:
         started_at: datetime,
         ended_at: datetime,
         embedding: Sequence[float] | None = None,
+        message_ids: Iterable[uuid.UUID | str] = (),
     ) -> SessionSummary:
-        """Write (or rewrite) the summary of one of this user's sessions."""
+        """Write (or rewrite) the summary of one of this user's sessions; `message_ids` are
+        the messages its text retells (its provenance in recall)."""
         params: dict[str, Any] = {
+            "message_ids": [str(m) for m in domain.parse_uuids(message_ids, "message_ids")],
             **scope_params(scope),
             "id": uuid.uuid4(),
             "session_id": domain.parse_uuid(session_id, "session_id"),

@@ -3,6 +3,7 @@ short abstract, from its messages and the facts extracted from them. A digest ne
 message: only counts, dates, topic words and the texts of facts reach it. Pure functions."""
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Digest:
     topics: tuple[str, ...]
     decisions: tuple[str, ...]
     open_loops: tuple[str, ...]
+    retells: tuple[uuid.UUID, ...] = ()  # the messages its text retells
 
 
 def topics(
@@ -78,18 +80,19 @@ def topics(
 SUMMARY_OBSERVATIONS = 1
 
 
-def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> tuple[str, ...]:
+def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> list[Fact]:
     """The session's most important observations, in the order they were said: what a
     person would retell of it (already third person, dates resolved, redacted)."""
     observed = [f for f in facts if f.kind is FactKind.OBSERVATION]
     chosen = sorted(observed, key=lambda f: (-f.importance, f.valid_from, f.id))[:limit]
-    return tuple(f.text for f in sorted(chosen, key=lambda f: (f.valid_from, f.id)))
+    return sorted(chosen, key=lambda f: (f.valid_from, f.id))
 
 
 def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     """Summarize one session: what it was about, its most important observations, what was
     decided, what was left open."""
-    said = highlights(facts)
+    retold = highlights(facts)
+    said = [f.text for f in retold]
     facts = [f for f in facts if f.kind is not FactKind.OBSERVATION]
     found = topics(messages, facts)
     decisions = tuple(f.text for f in facts if f.kind is FactKind.DECISION)
@@ -107,7 +110,8 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
     parts += [_sentence(d) for d in decisions[:3]]
     if open_loops:
         parts.append(f"Still open: {'; '.join(o.rstrip('.') for o in open_loops[:2])}.")
-    return Digest(" ".join(parts), found, decisions, open_loops)
+    retells = tuple(dict.fromkeys(m for f in retold for m in f.source_message_ids))
+    return Digest(" ".join(parts), found, decisions, open_loops, retells)
 
 
 def _sentence(statement: str) -> str:

@@ -330,6 +330,7 @@ class Worker:
             open_loops=summary.open_loops,
             started_at=messages[0].created_at,
             ended_at=messages[-1].created_at,
+            message_ids=summary.retells,
         )
         params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
         async with transaction(self._engine, scope) as conn:
@@ -381,6 +382,7 @@ class Worker:
             tuple(answer.topics) or offline.topics,
             tuple(answer.decisions),
             tuple(answer.open_loops),
+            tuple(m.id for m in messages),  # it may retell any of them
         )
 
     # --- reflection --------------------------------------------------------------------
