@@ -585,10 +585,11 @@ def notes(result: Result) -> list[str]:
         o = result.oracle
         lines += [
             ORACLE_LABEL,
-            f"oracle: {o.extraction_requests} extraction prompts, {o.prompt_messages} messages "
-            f"in them ({o.unmatched_messages} not matched to a turn), {o.facts_served} facts "
-            f"served; {o.synthesis_requests} synthesis prompts answered with no insights; "
-            f"{o.refused_requests} other prompts refused",
+            f"oracle: {o.extraction_requests} extraction prompts, {o.facts_served} facts "
+            f"served; {o.prompt_messages} messages in all prompts, {o.unmatched_messages} not "
+            f"matched to a turn; {o.summary_requests} summary prompts answered with the session's "
+            f"observations; {o.synthesis_requests} synthesis prompts with no insights; "
+            f"{o.refused_requests} prompts left unanswered (an extractive summary instead)",
         ]
     return lines
 

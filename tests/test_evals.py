@@ -20,7 +20,7 @@ from memory.llm import LLM, Usage
 from memory.records import Message
 from memory.settings import LLMSettings
 from reflection.extraction import LLMExtractor
-from reflection.prompts import extraction
+from reflection.prompts import extraction, summary
 
 
 def test_malformed_evidence_ids_are_normalised_or_dropped() -> None:
@@ -192,9 +192,7 @@ def _message(seq: int, content: str, at: datetime) -> Message:
     return Message(uuid.uuid4(), scope, uuid.uuid4(), seq, Role.USER, content, key, at)
 
 
-async def test_the_oracle_answers_memstrata_extractor_with_the_observations(
-    tiny: Path,
-) -> None:
+async def test_the_oracle_answers_memstrata_llm_path_with_the_observations(tiny: Path) -> None:
     observations = oracle.load_observations(tiny)
     assert len(observations["conv-test"]) == OBSERVATIONS
     assert observations["conv-test"][2].evidence == ("D2:1", "D2:2")  # "D2:02" normalised
@@ -210,20 +208,25 @@ async def test_the_oracle_answers_memstrata_extractor_with_the_observations(
     with oracle.serve(answers) as url:
         llm = LLM(LLMSettings(base_url=url, model=oracle.MODEL))
         try:
-            extractor = LLMExtractor(llm)
-            found = await extractor.extract(shown, usage := Usage())
+            found = await LLMExtractor(llm).extract(shown, usage := Usage())
+            told = await llm.json(
+                summary.SYSTEM, summary.render(shown, []), summary.Response, Usage()
+            )
             with pytest.raises(BackendUnavailable):  # a prompt it was not built for
                 await llm.json("Write a poem.", "about memory", extraction.Response, Usage())
         finally:
             await llm.close()
     assert [(c.text, c.kind.value, c.importance, c.confidence) for c in found] == [
-        ("Ana went on a trip to Lisbon.", "event", 0.5, 1.0),
-        ("Ben's cello teacher says he is improving.", "event", 0.5, 1.0),
+        ("Ana went on a trip to Lisbon.", "observation", 0.5, 1.0),
+        ("Ben's cello teacher says he is improving.", "observation", 0.5, 1.0),
     ]
     assert found[0].source_message_ids == (shown[0].id, shown[1].id)
     assert usage.calls == 1
-    assert answers.stats.prompt_messages == 3 and answers.stats.unmatched_messages == 0
-    assert answers.stats.facts_served == 2 and answers.stats.refused_requests == 1
+    assert told.text == "Ana went on a trip to Lisbon. Ben's cello teacher says he is improving."
+    stats = answers.stats
+    assert (stats.extraction_requests, stats.summary_requests, stats.refused_requests) == (1, 1, 1)
+    assert stats.prompt_messages == 6 and stats.unmatched_messages == 0
+    assert stats.facts_served == 2
 
 
 async def test_locomo_with_the_oracle_extractor_recalls_through_the_facts(
@@ -237,7 +240,10 @@ async def test_locomo_with_the_oracle_extractor_recalls_through_the_facts(
     assert result.settings.llm.model == oracle.MODEL
     stats = result.oracle
     assert stats is not None and stats.unmatched_messages == 0
-    assert stats.prompt_messages == TURNS and stats.facts_served == OBSERVATIONS
+    assert stats.facts_served == OBSERVATIONS
+    # Each session's turns are shown twice: to extraction, then to the summary.
+    assert stats.prompt_messages == 2 * TURNS
+    assert stats.summary_requests == 3 and stats.refused_requests == 0
     assert result.jobs["extract ok"]["llm_calls"] == stats.extraction_requests > 0
     assert "extract failed" not in result.jobs
     assert result.sizes.rows["facts"] == OBSERVATIONS
