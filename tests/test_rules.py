@@ -5,6 +5,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from memory.domain import FactKind, Role, Scope
 from memory.records import Message
 from reflection.rules import MAX_FACTS_SCANNED, extract_rules
@@ -465,3 +467,18 @@ def test_new_phrasings_do_bounded_work_on_hostile_input() -> None:
         started = time.perf_counter()
         extract_rules(dialogue(("user", text)), per_message=12)
         assert time.perf_counter() - started < 5, unit
+
+
+@pytest.mark.parametrize(
+    ("said", "named"),
+    [
+        ("Hi! I'm Marta. I work in Lisbon.", "Is named Marta"),
+        ("I'm Marta, I run a bakery.", "Is named Marta"),
+        ("I'm English.", None),
+        ("I'm Sorry.", None),
+        ("I'm tired.", None),
+    ],
+)
+def test_a_name_said_as_an_introduction(said: str, named: str | None) -> None:
+    texts = [f.text for f in extract_rules(dialogue(("user", said))) if f.attribute == "name"]
+    assert texts == ([named] if named else [])

@@ -361,11 +361,27 @@ def _nationality(match: re.Match[str], said: Said) -> list[RuleFact]:
     return fact(FactKind.PROFILE, text, "nationality", 0.6, 0.8, said.message)
 
 
-_NAME_SAID = re.compile(r"\b(?i:my name is|my name's|call me) (?P<x>[A-Z][a-z]+(?: [A-Z][a-z]+)?)")
+_NAME_SAID = re.compile(
+    r"\b(?i:my name is|my name's|call me) (?P<x>[A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+    # "Hi! I'm Marta." / "I'm Marta, I work…": a capitalised word alone after "I'm"/"I am"
+    # at the start of a sentence, then the sentence ends or a new clause begins.
+    r"|^(?:(?i:hi|hello|hey)[!,.]?\s+)?I(?:'m| am) (?P<y>[A-Z][a-z]{1,20})(?=\s*(?:[.!,;]|$))"
+)
+
+
+# Words that follow "I'm" capitalised without being a name ("I'm Sorry.", "I'm English.").
+_NOT_A_NAME_AFTER_IM = _DEMONYM_WORDS | frozenset(
+    """
+sorry fine good great okay ok back ready done here there sure glad happy sad tired busy new
+home late early free single married divorced retired vegan vegetarian well sick better in out
+""".split()  # noqa: SIM905
+)
 
 
 def _name(match: re.Match[str], said: Said) -> list[RuleFact]:
-    name = match.group("x")
+    name = first(match, "x", "y")
+    if match.group("y") and name.lower() in _NOT_A_NAME_AFTER_IM:
+        return []
     if name.split()[0] in NOT_NAMES:
         return []
     return fact(FactKind.PROFILE, f"Is named {name}", "name", 0.8, 0.9, said.message)
