@@ -418,17 +418,19 @@ class Recall:
 
 
 def distinct(hits: Sequence[RecallHit]) -> list[RecallHit]:
-    """The hits, best first, without restatements of what a better hit already says: a raw
-    message and the observations made of it say the same thing, so once one of them is in,
-    the others are left out. Typed facts, knowledge and summaries are always kept."""
+    """The hits, best first, without restatements of what better hits already say: a raw
+    message, the observations made of it, a summary or an insight that retells only
+    messages already in are left out. Typed facts are always kept (they say it as a fact:
+    current, superseded or not)."""
     covered: set[object] = set()
     kept = []
     for hit in hits:
-        restates = hit.tier is Tier.RAW or hit.kind is FactKind.OBSERVATION
+        verbatim = hit.tier is Tier.RAW or hit.kind is FactKind.OBSERVATION
+        restates = verbatim or hit.tier in (Tier.SUMMARIES, Tier.KNOWLEDGE)
         sources = set(hit.provenance.message_ids)
         if restates and sources and sources <= covered:
             continue
-        if restates:
+        if verbatim:  # what a message says in full; a summary or an insight says less
             covered |= sources
         kept.append(hit)
     return kept

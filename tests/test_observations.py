@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.domain import Role, Scope
-from memory.records import Message
+from memory.domain import FactKind, Role, Scope, Tier
+from memory.recall import distinct
+from memory.records import Message, Provenance, RecallHit, ScoreParts
 from reflection.observations import importance, observe, resolved, third_person
 from service.container import Container
 
@@ -118,3 +119,25 @@ async def test_an_observation_stands_in_for_its_message_only_once_the_message_is
         h.kind is not None and h.kind.value == "observation" and "Berlin" in h.text for h in hits
     )
     assert all(h.tier.value != "raw" for h in hits)
+
+
+def _hit(tier: Tier, *messages: uuid.UUID, kind: FactKind | None = None) -> RecallHit:
+    parts = ScoreParts(None, None, None, None, None, 0.0, 0.0, 0.0)
+    return RecallHit(
+        tier, uuid.uuid4(), "…", SAID_AT, 0.0, parts, Provenance(tuple(messages)), kind
+    )
+
+
+def test_recall_leaves_out_what_better_hits_already_say() -> None:
+    m1, m2 = uuid.uuid4(), uuid.uuid4()
+    raw = _hit(Tier.RAW, m1)
+    observation = _hit(Tier.FACTS, m1, kind=FactKind.OBSERVATION)
+    typed = _hit(Tier.FACTS, m1, kind=FactKind.PROFILE)
+    summary = _hit(Tier.SUMMARIES, m1)
+    other_summary = _hit(Tier.SUMMARIES, m1, m2)
+    raw_after_summary = _hit(Tier.RAW, m2)
+    kept = distinct([raw, observation, typed, summary, other_summary, raw_after_summary])
+    assert kept == [raw, typed, other_summary, raw_after_summary], (
+        "a typed fact is kept; a summary is dropped only when all it retells is in already, "
+        "and it never hides a message"
+    )
