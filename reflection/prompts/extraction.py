@@ -1,10 +1,10 @@
 """Prompt: extract durable facts about the user from a stretch of conversation."""
 
 from collections.abc import Sequence
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from memory.domain import FactKind
 from memory.records import Message
 
 VERSION = "extraction-2026-11-30"
@@ -36,16 +36,7 @@ Answer with JSON: {"facts": [{"kind", "text", "attribute", "importance", "confid
 
 
 class ExtractedFact(BaseModel):
-    kind: Literal[
-        "preference",
-        "profile",
-        "relation",
-        "event",
-        "decision",
-        "plan",
-        "open_question",
-        "observation",
-    ]
+    kind: FactKind  # the typed kinds and "observation"
     text: str = Field(min_length=1, max_length=1000)
     attribute: str | None = Field(default=None, max_length=200)
     importance: float = Field(ge=0, le=1)
