@@ -5,7 +5,7 @@ message: only counts, dates, topic words and the texts of facts reach it. Pure f
 import re
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from memory.domain import FactKind, Role
@@ -48,36 +48,56 @@ class Digest:
     decisions: tuple[str, ...]
     open_loops: tuple[str, ...]
     retells: tuple[uuid.UUID, ...] = ()  # the messages its text retells
+    headline: str = ""  # what a person would title the session with (the journal does)
 
 
 def topics(
     messages: Sequence[Message], facts: Sequence[Fact] = (), limit: int = 5
 ) -> tuple[str, ...]:
     """The session's subjects: informative words the user said, weighted up when a fact
-    was extracted about them or they are names (capitalized mid-sentence)."""
+    was extracted about them or they are names (capitalized mid-sentence, and kept so).
+    The user's own name is who they are, not what they talked about."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    own = {w.lower() for f in facts if f.attribute == "name" for w in _WORD.findall(f.text)}
 
-    def count(word: str, weight: int) -> None:
+    def count(word: str, weight: int, named: bool = False) -> None:
         key = word.lower().strip("'-")
-        if key not in _STOPWORDS and key not in _STATEMENT_WORDS and len(key) >= 4:
-            counts[key] += weight
-            first_seen.setdefault(key, len(first_seen))
+        if key in own or key in _STOPWORDS or key in _STATEMENT_WORDS or len(key) < 4:
+            return
+        counts[key] += weight
+        first_seen.setdefault(key, len(first_seen))
+        if named:
+            shown.setdefault(key, word.strip("'-"))
 
+    for word, named in _said_words(messages):
+        count(word, 3 if named else 1, named)
+    for fact in facts:
+        for word in _WORD.findall(_DATED.sub("", fact.text)):
+            count(word, 2)
+    ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
+    return tuple(shown.get(w, w) for w in ranked[:limit])
+
+
+def _said_words(messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+    """The user's words, each with whether it is a name (capitalized mid-sentence)."""
     for message in messages:
         if message.role is Role.USER:
             for match in _WORD.finditer(message.content):
                 preceding = _before(message.content, match.start())
                 named = match.group()[0].isupper() and preceding not in ("", ".", "!", "?")
-                count(match.group(), 3 if named else 1)
-    for fact in facts:
-        for word in _WORD.findall(re.sub(r"\(.*?\)", "", fact.text)):
-            count(word, 2)
-    ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
-    return tuple(ranked[:limit])
+                yield match.group(), named
 
 
 SUMMARY_OBSERVATIONS = 1
+_MAX_DECISIONS = 3
+_MAX_OPEN = 2
+_HEADLINE_CHARS = 80
+# A fact's dating note, "(this sunday, around 2026-03-15; said 2026-03-12)": data for
+# recall, noise in a title, where the journal's heading already carries the date.
+_DATED = re.compile(r"\s*\([^()]*\)")
+_SAID = re.compile(r";?\s*\bsaid \d{4}-\d{2}-\d{2}")
 
 
 def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> list[Fact]:
@@ -89,29 +109,59 @@ def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> list
 
 
 def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
-    """Summarize one session: what it was about, its most important observations, what was
-    decided, what was left open."""
+    """Summarize one session as a few sentences a person would write: what happened that
+    matters (its most important observations), what was decided, what is still planned
+    and what was left unanswered. Only a session with nothing to remember falls back to
+    naming its subjects."""
     retold = highlights(facts)
-    said = [f.text for f in retold]
-    facts = [f for f in facts if f.kind is not FactKind.OBSERVATION]
-    found = topics(messages, facts)
-    decisions = tuple(f.text for f in facts if f.kind is FactKind.DECISION)
-    open_loops = tuple(f.text for f in facts if f.kind in (FactKind.OPEN_QUESTION, FactKind.PLAN))
-    start, end = messages[0].created_at, messages[-1].created_at
-    parts = [
-        f"{len(messages)} messages on {start:%Y-%m-%d}"
-        + (f" to {end:%Y-%m-%d}" if end.date() != start.date() else "")
-        + "."
-    ]
-    if said:  # what happened, as a person would retell it; the topics stay data
-        parts.extend(said)
-    elif found:
-        parts.append(f"Talked about {_listing(found[:3])}.")
-    parts += [_sentence(d) for d in decisions[:3]]
-    if open_loops:
-        parts.append(f"Still open: {'; '.join(o.rstrip('.') for o in open_loops[:2])}.")
+    typed = [f for f in facts if f.kind is not FactKind.OBSERVATION]
+    found = topics(messages, typed)
+    decisions = tuple(f.text for f in typed if f.kind is FactKind.DECISION)
+    plans = [f.text for f in typed if f.kind is FactKind.PLAN]
+    questions = [f.text for f in typed if f.kind is FactKind.OPEN_QUESTION]
+    day = f"{messages[-1].created_at:%Y-%m-%d}"
+    parts: list[str] = []
+    for said in (
+        *(f.text for f in retold),
+        *decisions[:_MAX_DECISIONS],
+        *plans[:_MAX_OPEN],
+        *(f"Left unanswered: {q}" for q in questions[:_MAX_OPEN]),
+    ):
+        if not any(_retold(said, part) for part in parts):
+            parts.append(_sentence(_undated(said, day)))
+    if not parts:
+        parts.append(f"Talked about {_listing(found[:3])}." if found else "Small talk.")
+    headline = next(iter([*decisions, *(f.text for f in retold), *plans, *questions]), "")
     retells = tuple(dict.fromkeys(m for f in retold for m in f.source_message_ids))
-    return Digest(" ".join(parts), found, decisions, open_loops, retells)
+    return Digest(
+        " ".join(parts),
+        found,
+        decisions,
+        (*plans, *questions),
+        retells,
+        title(headline) if headline else _listing(found[:3]) if found else "",
+    )
+
+
+def _undated(statement: str, day: str) -> str:
+    """A statement as the session's summary says it: the summary is dated, so its facts
+    need not say when they were said, nor carry the session's own date."""
+    plain = _SAID.sub("", statement).replace(f" ({day})", "").replace(f"; {day})", ")")
+    return plain.replace(" ()", "")
+
+
+def _retold(statement: str, sentence: str) -> bool:
+    """Whether `sentence` already says most of `statement` (a plan the highlight told)."""
+    words = set(_WORD.findall(_DATED.sub("", statement).lower())) - _STATEMENT_WORDS
+    return bool(words) and len(words & set(_WORD.findall(sentence.lower()))) >= 0.7 * len(words)
+
+
+def title(statement: str) -> str:
+    """A statement cut to a heading: without its dating note, at most a line long."""
+    line = " ".join(_DATED.sub("", statement).split()).rstrip(".")
+    if len(line) <= _HEADLINE_CHARS:
+        return line
+    return line[: _HEADLINE_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _sentence(statement: str) -> str:
@@ -119,6 +169,8 @@ def _sentence(statement: str) -> str:
 
 
 def _listing(words: Sequence[str]) -> str:
+    if not words:
+        return ""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
 
 

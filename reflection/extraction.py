@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from memory.domain import FactKind
+from memory.domain import FactKind, Role
 from memory.llm import LLM, Usage
 from memory.records import Message
 from reflection.observations import observe
 from reflection.prompts import extraction as prompt
 from reflection.rules import extract_rules
 
-RULES_VERSION = "rules-2026-11-30c"
+RULES_VERSION = "rules-2026-12-01"
 # An observation restates what was said; the sentence split and the rewrite can be wrong.
 OBSERVATION_CONFIDENCE = 0.8
 MAX_FACTS_PER_MESSAGE = 12  # the default of ReflectionSettings.max_facts_per_message
@@ -34,6 +34,7 @@ class Candidate:
     valid_from: datetime
     source_message_ids: tuple[uuid.UUID, ...]
     occurs_at: datetime | None = None  # when a plan or event takes place, if it is said
+    by_user: bool = True  # said by the user (an assistant's words never answer their question)
 
 
 def capped(candidates: Sequence[Candidate], per_message: int) -> list[Candidate]:
@@ -96,6 +97,7 @@ class RuleExtractor:
                 None,
                 o.message.created_at,
                 (o.message.id,),
+                by_user=o.message.role is Role.USER,
             )
             for o in observe(messages)
         ]
@@ -132,6 +134,7 @@ class LLMExtractor:
                     fact.attribute.lower() if fact.attribute else None,
                     min(m.created_at for m in sources),
                     tuple(m.id for m in sources),
+                    by_user=any(m.role is Role.USER for m in sources),
                 )
             )
         return capped(candidates, self._per_message)

@@ -28,7 +28,7 @@ def compose(
     sessions = [s for s in previous if s.kind is SectionKind.SESSION]
     earlier = [item for s in previous if s.kind is SectionKind.EARLIER for item in s.items]
     notes = [s for s in previous if s.kind is SectionKind.NOTE]
-    title = f"{ended_at:%Y-%m-%d} — {', '.join(digest.topics[:3]) or 'conversation'}"
+    title = f"{ended_at:%Y-%m-%d} — {digest.headline or 'a conversation'}"
     sessions.insert(
         0,
         JournalSection(

@@ -44,7 +44,7 @@ from memory.users import UserStyles
 from reflection import journal, style, synthesis
 from reflection.claims import claim
 from reflection.consolidation import decide
-from reflection.digest import Digest, digest
+from reflection.digest import Digest, digest, title
 from reflection.extraction import Candidate, Extractor, LLMExtractor, RuleExtractor
 from reflection.journal import MAX_PRIORITIES
 from reflection.ledger import Ledger, Run
@@ -265,7 +265,7 @@ class Worker:
             "embedding": vector,
         }
         facts = self._s.facts
-        if candidate.kind is not FactKind.OPEN_QUESTION:
+        if candidate.kind is not FactKind.OPEN_QUESTION and candidate.by_user:
             await self._close_answered(scope, candidate, vector)
         if decision.action == "merge" and decision.target is not None:
             await facts.add_sources(scope, decision.target, candidate.source_message_ids)
@@ -277,8 +277,10 @@ class Worker:
     async def _close_answered(
         self, scope: Scope, candidate: Candidate, vector: list[float]
     ) -> None:
-        """A later statement on the very subject of an open question answers it: the
-        question is closed (it stays readable "as of" before)."""
+        """A later statement of the user's on the very subject of an open question answers
+        it: the question is closed (it stays readable "as of" before). Whether a reply of
+        the assistant answered it is the extractor's call, made when it reads the reply
+        (a reply that does not know leaves it open)."""
         questions = await self._s.facts.nearest(scope, vector, k=3, kinds=[FactKind.OPEN_QUESTION])
         for question, cosine in questions:
             if cosine >= ANSWERS_COSINE and question.valid_from < candidate.valid_from:
@@ -383,6 +385,7 @@ class Worker:
             tuple(answer.decisions),
             tuple(answer.open_loops),
             tuple(m.id for m in messages),  # it may retell any of them
+            title(answer.headline) if answer.headline.strip() else offline.headline,
         )
 
     # --- reflection --------------------------------------------------------------------

@@ -181,7 +181,7 @@ class Resumer:
         cite = f"session:{last.session_id}"
         if summary is not None:
             gathered.topic = summary.topics[0] if summary.topics else last.context.topic
-            last_items = [Item(summary.text, cite)]
+            last_items = [Item(f"{summary.ended_at:%Y-%m-%d}: {summary.text}", cite)]
         else:  # the worker has not summarized it yet: its last turns say what it was about
             gathered.topic = last.context.topic
             last_items = [
@@ -255,7 +255,7 @@ def _journal_arc(sections: Sequence[JournalSection], *, skip_newest: bool) -> li
     without "Now" (the other blocks say it) and, when it is the last session's, without the
     newest session (the "Last session" block says it)."""
     sessions = [s for s in sections if s.kind is SectionKind.SESSION][skip_newest:]
-    lines = [f"{s.title}: {' '.join(s.body.split())}" for s in sessions]
+    lines = [f"{s.on or s.title}: {' '.join(s.body.split())}" for s in sessions]
     earlier = [item for s in sections if s.kind is SectionKind.EARLIER for item in s.items]
     if earlier:
         lines.append("Earlier: " + "; ".join(earlier))

@@ -20,8 +20,7 @@ def greeting(mode: Mode, topic: str | None, open_loop: str | None, is_new: bool)
             )
         if topic:
             return (
-                f"Welcome back — last time we were working on {topic}. "
-                "Pick that up, or something new?"
+                f"Welcome back — last time we talked about {topic}. Pick that up, or something new?"
             )
         return "Welcome back! Want to continue where we left off, or start something new?"
     return "Good to see you again! What would you like to do today?"

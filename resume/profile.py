@@ -64,8 +64,11 @@ def profile(facts: Sequence[Fact]) -> Profile:
     health = sorted(typed_health, key=lambda f: -f.importance) + sorted(
         observed_health, key=lambda f: -f.importance
     )
-    identity = sorted(
-        (f for f in current if f.kind is FactKind.PROFILE and f not in typed_health), key=_rank
+    identity = _unrepeated(
+        sorted(
+            (f for f in current if f.kind is FactKind.PROFILE and f not in typed_health),
+            key=_rank,
+        )
     )
     relations = [f for f in current if f.kind is FactKind.RELATION][:MAX_RELATIONS]
     preferences = sorted(
@@ -75,6 +78,16 @@ def profile(facts: Sequence[Fact]) -> Profile:
     return Profile(
         tuple(identity), tuple(health[:MAX_HEALTH]), tuple(relations), tuple(preferences)
     )
+
+
+def _unrepeated(facts: Sequence[Fact]) -> list[Fact]:
+    """Without a line that another one already says in full: "Works in Lisbon" beside
+    "Works as a product manager at a logistics company in Lisbon" (kept apart so that
+    either can change on its own)."""
+    said = [_words(f.text) for f in facts]
+    return [
+        f for f, words in zip(facts, said, strict=True) if not any(words < other for other in said)
+    ]
 
 
 def described(style: UserStyle | None) -> str | None:

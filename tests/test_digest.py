@@ -2,12 +2,13 @@
 their facts — and never a message's own words, which may hold what redaction missed."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from memory.domain import FactKind, Role, Scope
 from memory.journal import render
 from memory.records import Fact, Message
-from reflection.digest import digest
+from reflection.digest import digest, title
 from reflection.journal import compose
 
 SAID = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -51,12 +52,13 @@ def test_a_digest_never_quotes_a_message() -> None:
     summary = digest(said, facts)
     assert OPENING not in summary.text
     assert "combination" not in summary.text and "nine two seven" not in summary.text
-    assert summary.text.startswith("3 messages on 2026-03-02 to 2026-03-04.")
-    assert "vespa" in summary.topics and "lisbon" in summary.topics
+    assert summary.topics[:2] == ("Vespa", "Lisbon")  # names keep their case
     assert summary.decisions == ("Decided to book the Vespa service (2026-03-03)",)
     assert summary.open_loops == ("Plans to ride to Lisbon (said 2026-03-02)",)
-    assert "Decided to book the Vespa service (2026-03-03)." in summary.text
-    assert "Still open: Plans to ride to Lisbon (said 2026-03-02)." in summary.text
+    assert summary.text == (
+        "Decided to book the Vespa service (2026-03-03). Plans to ride to Lisbon."
+    )
+    assert summary.headline == "Decided to book the Vespa service"
     sections = compose((), summary, said[-1].created_at, None, ["Ride to Lisbon"], 8000)
     journal = render(sections)
     assert OPENING not in journal and "nine two seven" not in journal
@@ -65,5 +67,49 @@ def test_a_digest_never_quotes_a_message() -> None:
 def test_topics_of_a_long_message_are_found() -> None:
     long = " ".join(["Tell me about Saturn and its rings."] * 4000)
     summary = digest(messages(("user", long)), [])
-    assert summary.topics[:2] == ("saturn", "rings")
+    assert summary.topics[:2] == ("Saturn", "rings")
     assert "Tell me" not in summary.text
+    assert summary.text == "Talked about Saturn and rings."
+
+
+def test_a_digest_reads_as_sentences_headed_by_what_mattered_most() -> None:
+    said = messages(
+        ("user", "I'm Marta. My dog Bruno kept me up all night, so I'll hire a dog walker."),
+        ("user", "Should I join a running club?"),
+    )
+    facts = [
+        fact(FactKind.PROFILE, "Is named Marta"),
+        fact(FactKind.OBSERVATION, "The user's dog Bruno kept the user up all night."),
+        fact(FactKind.DECISION, "Decided to hire a dog walker for weekdays (2026-03-02)"),
+        fact(FactKind.OPEN_QUESTION, "Should I join a running club?"),
+    ]
+    facts[0] = replace(facts[0], attribute="name")
+    summary = digest(said, facts)
+    assert summary.text == (
+        "The user's dog Bruno kept the user up all night. "
+        "Decided to hire a dog walker for weekdays (2026-03-02). "
+        "Left unanswered: Should I join a running club?"
+    )
+    assert summary.headline == "Decided to hire a dog walker for weekdays"
+    assert "Marta" not in summary.topics and "marta" not in summary.topics  # who, not what
+    assert "Bruno" in summary.topics
+    [section] = compose((), summary, said[-1].created_at, None, [], 8000)
+    assert section.title == "2026-03-03 — Decided to hire a dog walker for weekdays"
+
+
+def test_a_long_headline_is_cut_at_a_word() -> None:
+    long = "Decided to " + " ".join(["reorganise the garden shed"] * 8)
+    cut = title(long)
+    assert len(cut) <= 80 and cut.endswith("…")
+    assert long.startswith(cut[:-1]) and long[len(cut) - 1] == " "  # cut between words
+
+
+def test_a_plan_the_highlight_already_tells_is_not_told_twice() -> None:
+    said = messages(("user", "Yes, I'm going to run 15 km this Sunday along the Douro."))
+    facts = [
+        fact(FactKind.OBSERVATION, "The user is going to run 15 km this Sunday along the Douro."),
+        fact(FactKind.PLAN, "Plans to run 15 km along the Douro (this sunday; said 2026-03-02)"),
+    ]
+    summary = digest(said, facts)
+    assert summary.text == "The user is going to run 15 km this Sunday along the Douro."
+    assert summary.open_loops == (facts[1].text,)  # still a loop, as data

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from memory.domain import Scope
 from memory.embedder import SentenceTransformerEmbedder
+from memory.records import JournalEntry, JournalSection, SectionKind
 from memory.rls import owner_transaction
 from memory.settings import Settings
 from service.container import Container, build_container
@@ -262,6 +263,7 @@ async def test_tenants_choose_their_extraction_mode_and_model(
 SUMMARY = json.dumps(
     {
         "text": "Alice, a radiologist, is training for the Berlin marathon on 27 September.",
+        "headline": "Training for the Berlin marathon",
         "topics": ["marathon", "training"],
         "decisions": [],
         "open_loops": ["Run the Berlin marathon on 2026-09-27"],
@@ -287,6 +289,7 @@ async def test_with_an_llm_the_session_summary_is_written_by_the_summary_prompt(
     assert "summary" in asked[0]["content"] and "Facts:" in asked[1]["content"]
     journal = await app.journal.latest(ALICE)
     assert journal is not None and "Alice, a radiologist" in journal.content
+    assert session_section(journal).title.endswith("— Training for the Berlin marathon")
 
 
 async def test_when_the_llm_cannot_summarise_the_summary_is_extractive(
@@ -295,4 +298,14 @@ async def test_when_the_llm_cannot_summarise_the_summary_is_extractive(
     standin.script = [chat(GOOD), *(chat("not json") for _ in range(3))]
     await end_of_session(app)
     [summary] = await app.summaries.latest(ALICE)
-    assert summary.text.startswith("2 messages on")
+    # The session's typed facts, as sentences; the plan also heads its journal section.
+    assert summary.text == "Plans to run the Berlin marathon on 2026-09-27."
+    journal = await app.journal.latest(ALICE)
+    assert journal is not None
+    assert session_section(journal).title.endswith(
+        "— Plans to run the Berlin marathon on 2026-09-27"
+    )
+
+
+def session_section(entry: JournalEntry) -> JournalSection:
+    return next(s for s in entry.sections if s.kind is SectionKind.SESSION)

@@ -79,6 +79,30 @@ async def test_an_answered_question_is_closed_and_never_greets_again(app: Contai
     assert loops is None or not any("Should I join" in i.text for i in loops.items)
 
 
+async def test_a_reply_that_does_not_know_leaves_the_question_open(app: Container) -> None:
+    """The assistant's words on the very subject are no answer: whether its reply knew is
+    the extractor's call; what it says later in passing closes nothing."""
+    sid = uuid.uuid4()
+    for role, line in (
+        ("user", "got rear-ended on the M25 last thursday. other driver admitted fault"),
+        ("assistant", "Sorry to hear it. Report it to your insurer and keep the photos."),
+        ("user", "will my no claims bonus get hit even though it wasn't my fault??"),
+        (
+            "assistant",
+            "It really depends on your insurer and how the claim gets recorded, "
+            "so I can't tell you for certain. Ring them and ask how a non-fault claim affects it.",
+        ),
+        ("user", "ok. I'm seeing a physio on monday for my neck"),
+        ("assistant", "Good idea, keep any receipts in case you claim for treatment."),
+    ):
+        await app.sessions.append(ALICE, sid, role, line)
+        app.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+    [still] = await app.facts.list_facts(ALICE, kinds=["open_question"])
+    assert "no claims bonus" in still.text and still.valid_to is None
+
+
 async def test_a_dated_plan_passes_and_is_followed_up_once(app: Container) -> None:
     """ "Next Saturday I run the Porto half marathon": live until that Saturday is over,
     then the next context asks once whether it happened, and never again after the user

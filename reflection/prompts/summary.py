@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from memory.records import Fact, Message
 from reflection.prompts.extraction import render as render_messages
 
-VERSION = "summary-2026-11-30"
+VERSION = "summary-2026-12-01"
 
 SYSTEM = """You maintain the long-term memory of a personal assistant. The conversation
 below has ended and its transcript will be deleted after a month; your summary is what will
@@ -16,16 +16,20 @@ be remembered of it. Write:
 - text: 2 to 5 sentences in the third person, as a person would summarise the session for
   someone who was not there: who said what that matters, with names, dates resolved
   against the message dates, and outcomes. Never quote the messages; never list keywords.
+- headline: what the session would be titled in a diary, one short phrase (at most 80
+  characters, no date), e.g. "Chose a dog walker for Bruno".
 - topics: up to 5 short subjects (one to three words each).
 - decisions: what was decided, each one short sentence.
 - open_loops: what is still open at the end (unanswered questions, plans not yet done,
   with their dates), each one short sentence.
 The facts already extracted from the session are listed after the transcript; use them.
-Answer with JSON: {"text", "topics", "decisions", "open_loops"} and nothing else."""
+Answer with JSON: {"text", "headline", "topics", "decisions", "open_loops"} and nothing
+else."""
 
 
 class Response(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
+    headline: str = Field(default="", max_length=200)
     topics: list[str] = Field(default_factory=list, max_length=5)
     decisions: list[str] = Field(default_factory=list, max_length=20)
     open_loops: list[str] = Field(default_factory=list, max_length=20)

@@ -69,6 +69,7 @@ PHRASE = r"(?:(?!\b(?:and|but|because|so|or|which|when|while)\b)[^,.;!?]){2,60}"
 # Adverbs users put between "I" and a verb: "I really love", "I much prefer".
 ADVERBS = (
     r"(?:(?:really|absolutely|truly|much|definitely|generally|usually|always|still|also"
+    r"|properly|seriously|pretty|super"
     r"|actually|do|mostly|especially|genuinely|honestly|kinda|quite|totally|just|so|deeply"
     r"|particularly|personally|secretly|very much|kind of|sort of|pretty much) ){0,2}"
 )

@@ -13,8 +13,11 @@ _DECISION = re.compile(
     r"|we're gonna|i think we'll|i think i'll) go with (?P<y>[^.;!?]{2,80})"
     r"|\b(?:i|we)(?:'re| are|'m| am) (?:going|gonna go) with (?P<v>[^.;!?]{2,80})"
     r"|(?:^|, )going with (?P<u>[^.;!?]{2,80})"
-    r"|\b(?:i|we)(?:'ve| have) (?:finally )?(?:chosen|picked|gone for|settled on|opted for"
-    r"|plumped for) (?P<z>[^.;!?]{2,80})"
+    r"|\b(?:i|we)(?:'ve| have) (?:finally )?(?:chosen|picked|gone for|gone with|settled on"
+    r"|opted for|plumped for) (?P<z>[^.;!?]{2,80})"
+    # "ok decided, taking the Ledgerly offer": the decision is the next clause.
+    r"|\bdecided[,:!]+ (?!(?:i|we|to|on|that)\b)(?P<s>[^.;!?]{3,100})"
+    r"|\b(?:i|we)(?:'m| am|'re| are) (?:taking|accepting) (?P<r>the [^.;!?]{2,60}? offer)\b"
     r"|\b(?:i|we) (?:finally )?(?:chose|opted for|settled on|went with) (?P<w>[^.;!?]{2,80})"
     r"|\b(?:i|we)(?:'ve| have) made up (?:my|our) minds?(?: to| and| -|:)? (?P<t>[^.;!?]{2,80})",
     re.IGNORECASE,
@@ -35,6 +38,8 @@ def _decision(match: re.Match[str], said: Said) -> list[RuleFact]:
     # "decided to hire a walker" → "Decided to …"; a thing chosen → "Chose …". A plain
     # statement: no lead that another tier would have to strip.
     verb = "Decided to" if match.group("x") or match.group("t") else "Chose"
+    if match.group("s"):  # "decided, bonus is going into an ISA": a clause of its own
+        verb = "Decided on" if chosen.split()[0].lower().endswith("ing") else "Decided that"
     phrase = clean(chosen)
     if verb == "Decided to" and phrase.lower().startswith(("to ", "on ", "that ", "against ")):
         verb = "Decided"

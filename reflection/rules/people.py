@@ -26,9 +26,9 @@ def _words(listed: str) -> list[str]:
 
 
 _FEMALE = _words(
-    "wife, girlfriend, fiancee, fiancée, mum, mom, mother, mummy, stepmum, stepmom, sister,"
-    " stepsister, half-sister, daughter, stepdaughter, grandma, grandmother, granny, nan, aunt,"
-    " niece, granddaughter, mother-in-law, sister-in-law, daughter-in-law, landlady"
+    "wife, girlfriend, fiancee, fiancée, mum, mom, mam, mammy, mother, mummy, stepmum, stepmom,"
+    " sister, stepsister, half-sister, daughter, stepdaughter, grandma, grandmother, granny, nan,"
+    " aunt, niece, granddaughter, mother-in-law, sister-in-law, daughter-in-law, landlady"
 )
 _MALE = _words(
     "husband, boyfriend, fiance, fiancé, dad, father, daddy, papa, stepdad, stepfather,"

@@ -21,7 +21,10 @@ _INTENT = re.compile(
     r"|\b(?:i|we)(?:'ll| will) (?!go with\b)(?P<z>[^.;!?]{3,100})"
     r"|\b(?:i|we)(?:'m| am|'re| are) gonna (?!go with\b)(?P<u>[^.;!?]{3,100})"
     r"|\b(?:i|we)(?:'ve| have) been (?:asked|told|invited|chosen|picked|selected|booked) to"
-    r" (?P<w>[^.;!?]{3,100})",
+    r" (?P<w>[^.;!?]{3,100})"
+    # The subject left out, as people type: "also want to take 2 weeks off".
+    r"|(?:^|[,;] |\band )" + _ADVERB + r"(?:want|need|plan|planning|hoping|intend|intending)"
+    r" to (?P<v>[^.;!?]{3,100})",
     re.IGNORECASE,
 )
 _REPORTED = re.compile(
@@ -39,7 +42,7 @@ _PLACE_NEXT = re.compile(r"^(?:the|a|an|my|our|their|his|her|this|that)\b|^[A-Z]
 
 
 def _intent(match: re.Match[str], said: Said) -> list[RuleFact]:
-    captured = next(v for v in (match.group(k) for k in "xyzuw") if v)
+    captured = next(v for v in (match.group(k) for k in "xyzuwv") if v)
     reported = _REPORTED.search(said.sentence[max(0, match.start() - 30) : match.start()])
     if reported or _NOT_PLANS.match(captured):
         return []
@@ -100,6 +103,14 @@ _DOING = re.compile(
     r"(?P<verb>[a-z]{2,20}ing)\b(?P<rest>[^.;!?]{0,100})",
     re.IGNORECASE,
 )
+# "handing my notice in on friday", "collecting it from the dealer on the 20th": a clause
+# that starts with its verb, a plan when a future date is said near it.
+_DOING_UNSAID = re.compile(
+    r"(?:^|[,;] |\b(?:and|then|so|also) )(?!(?:" + _NOT_DOING + r")\b)"
+    r"(?P<verb>[a-z]{2,20}ing)\b(?P<rest>[^.;!?]{2,100})",
+    re.IGNORECASE,
+)
+_NOT_VERBS = frozenset({"anything", "something", "nothing", "everything", "morning", "evening"})
 _DOES = re.compile(
     r"\b(?:i|we) " + _ADVERB + r"(?P<verb>fly|leave|start|go|travel|move|head|begin|return"
     r"|arrive|drive|sail|depart|have(?! to\b)|finish|graduate|retire|turn|set off|check in)\b"
@@ -118,6 +129,8 @@ def _dated(match: re.Match[str], said: Said) -> list[RuleFact]:
     if FUTURE.search(near) is None or _HABIT.search(near):
         return []
     verb = match.group("verb").lower()
+    if verb in _NOT_VERBS:
+        return []
     base = base_form(verb) if verb.endswith("ing") else verb
     own = _own(match.group("rest"))
     rest = without(FUTURE, own)
@@ -203,6 +216,7 @@ RULES = (
     Rule(_INTENT, _intent),
     Rule(_COMING_UP, _coming_up),
     Rule(_DOING, _dated),
+    Rule(_DOING_UNSAID, _dated),
     Rule(_DOES, _dated),
     Rule(_OCCASION, _occasion),
 )

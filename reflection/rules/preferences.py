@@ -68,7 +68,8 @@ _WHAT = r"[a-z][a-z\- ]{1,30}?"
 _FAVOURITE = re.compile(
     r"\b(?i:my) (?:all-time |absolute |current |very )?favou?rite (?P<cat>" + _WHAT + r")"
     r" (?:is|are|has to be|would be|at the moment is) (?P<x>" + PHRASE + r")"
-    r"|\b(?P<y>[A-Z][\w'-]{1,30}(?: [A-Z][\w'-]{1,30}){0,3}|(?i:the )?[a-z][\w'-]{1,30})"
+    r"|\b(?P<y>[A-Z][\w'-]{1,30}(?: [A-Z][\w'-]{1,30}){0,3}(?: [a-z][\w'-]{1,30}){0,2}"
+    r"|(?i:the )?[a-z][\w'-]{1,30})"
     r" (?:is|are) (?:still |definitely )?my (?:all-time |absolute |very )?(?:favou?rite)"
     r"(?: (?P<cat2>[a-z][a-z\-]{1,20}(?: [a-z][a-z\-]{1,20})?))?\b",
 )

@@ -53,6 +53,8 @@ _OCCUPATION_ENDINGS = (
     "midwife",
     "attorney",
     "secretary",
+    "actuary",
+    "notary",
     "waitress",
     "trainee",
     "freelancer",
@@ -279,18 +281,20 @@ def _study(match: re.Match[str], said: Said) -> list[RuleFact]:
     return fact(FactKind.PROFILE, text, "studies", 0.6, 0.7, said.message)
 
 
+_HOMES = r"house|flat|home|apartment|garden|terrace|cottage|bungalow|townhouse|condo"
 _RESIDENCE = re.compile(
     r"\b(?i:(?:i|we) (?:currently |now |still |also )?(?:live|am living|'m living|are living"
     r"|'re living|reside) in) (?P<x>(?:the )?" + PLACE + ")"
     r"|\b(?i:(?:i|we)(?:'ve| have) (?:lived|been living) in) (?P<y>(?:the )?" + PLACE + r")"
     r"(?= (?i:for|since)\b)"
+    r"|\b(?i:(?:out|over|down|up|back) here in|here in) (?P<u>" + PLACE + ")"
     r"|\b(?i:(?:i|we)(?:'m| am|'re| are) (?:currently |now )?based (?:in|out of)) (?P<z>(?:the )?"
     + PLACE
     + ")"
-    r"|\b(?i:my|our) (?P<what>(?:[a-z-]{1,20} )?(?i:house|flat|home|apartment|garden))"
+    r"|\b(?i:my|our) (?P<what>(?:[a-z-]{1,20} )?(?i:" + _HOMES + r"))"
     r" (?i:is )?(?i:in) (?P<w>" + PLACE + ")"
     r"|\b(?i:i(?:'ve got| have| own)|we(?:'ve got| have| own)) (?i:an?)"
-    r" (?P<what2>(?:[a-z-]{1,20} ){0,2}(?i:house|flat|garden|apartment|home))"
+    r" (?P<what2>(?:[a-z-]{1,20} ){0,2}(?i:" + _HOMES + r"))"
     r" (?i:in) (?P<v>" + PLACE + ")"
 )
 # A home of someone else, or not the one lived in.
@@ -299,10 +303,18 @@ _NOT_HOME = frozenset(
 )
 
 
+_AWAY = re.compile(
+    r"\b(?:holiday|vacation|trip|visiting|weekend|conference|honeymoon|travel\w*)\b",
+    re.IGNORECASE,
+)
+
+
 def _residence(match: re.Match[str], said: Said) -> list[RuleFact]:
-    place = clean(first(match, "x", "y", "z", "w", "v"))
+    place = clean(first(match, "x", "y", "z", "w", "v", "u"))
     what = first(match, "what", "what2").lower().split()
     if place in NOT_NAMES or _NOT_HOME & set(what):
+        return []
+    if match.group("u") and _AWAY.search(said.sentence):  # "here in Rome for the weekend"
         return []
     return fact(FactKind.PROFILE, f"Lives in {place}", "residence", 0.7, 0.8, said.message)
 

@@ -11,7 +11,11 @@ from reflection.rules.base import SENTENCE, RuleFact, clean
 
 _UNSURE = re.compile(
     r"\b(?:i don't know|i do not know|not sure|i can't|i cannot|no idea|hard to say"
-    r"|difficult to say|it depends|depends on|worth asking|check with|i'm not certain)\b",
+    r"|difficult to say|it depends|depends on|worth asking|check with|i'm not certain"
+    r"|not confident|rather not guess|can't (?:really )?tell|cannot tell|don't have reliable"
+    r"|don't want to (?:give you|put a number|guess)|can't say|cannot say|not able to say"
+    r"|your (?:gp|doctor|vet|pharmacist|accountant|lawyer|solicitor) (?:should|can|could|will)"
+    r"|i'm not (?:really )?(?:sure|the best)|beyond what i can)\b",
     re.IGNORECASE,
 )
 _STILL_OPEN = re.compile(
