@@ -6,8 +6,10 @@ value copied into another user's row does not open. A row sealed with a key that
 configured raises `KeyMissing`, which names the key; nothing falls back to plaintext."""
 
 import base64
+import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -97,6 +99,38 @@ class Cipher:
         """The plaintext of a stored value; a value without key id was stored in the clear."""
         return stored if key_id is None else self.open(key_id, stored, associated)
 
+    # A message's content and a session's context are sealed bound to the row they belong
+    # to (tenant, user, id): a sealed value copied onto another row does not open.
+
+    def seal_message(
+        self, tenant_id: str, user_id: str, message_id: object, content: str
+    ) -> tuple[str | None, str]:
+        """(key id, stored content): sealed when encryption is on, else (None, content)."""
+        return self.seal_text(content, _message_aad(tenant_id, user_id, message_id))
+
+    def open_message(
+        self, tenant_id: str, user_id: str, message_id: object, key_id: str | None, stored: str
+    ) -> str:
+        """A message's content as stored (sealed under `key_id`, or in the clear)."""
+        return self.open_text(key_id, stored, _message_aad(tenant_id, user_id, message_id))
+
+    def seal_context(self, tenant_id: str, user_id: str, session_id: object, plain: str) -> str:
+        """The JSON a session's context is stored as: {"key_id", "sealed"} when encryption
+        is on, else the context's own JSON."""
+        if not self.enabled:
+            return plain
+        key_id, sealed = self.seal(plain, session_aad(tenant_id, user_id, session_id))
+        return json.dumps({"key_id": key_id, "sealed": sealed})
+
+    def open_context(
+        self, tenant_id: str, user_id: str, session_id: object, stored: Mapping[str, Any]
+    ) -> str:
+        """A session's stored context as its JSON text, opened when it was sealed."""
+        if "sealed" not in stored:
+            return json.dumps(stored)
+        associated = session_aad(tenant_id, user_id, session_id)
+        return self.open(stored["key_id"], stored["sealed"], associated)
+
 
 DISABLED = Cipher({}, None)
 
@@ -115,7 +149,7 @@ def build_cipher(settings: EncryptionSettings) -> Cipher:
     return Cipher(keys, settings.active or list(keys)[-1])
 
 
-def message_aad(tenant_id: str, user_id: str, message_id: object) -> bytes:
+def _message_aad(tenant_id: str, user_id: str, message_id: object) -> bytes:
     return aad("message", tenant_id, user_id, message_id)
 
 

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.crypto import DISABLED, Cipher, message_aad
+from memory.crypto import DISABLED, Cipher
 from memory.embedder import Embedder
 from memory.rls import SYSTEM, transaction
 from memory.sql import vector_literal
@@ -51,7 +51,7 @@ async def embed_batch(
         if not rows:
             return 0
         bodies = [
-            cipher.open_text(row.key_id, row.body, message_aad(row.tenant_id, row.user_id, row.id))
+            cipher.open_message(row.tenant_id, row.user_id, row.id, row.key_id, row.body)
             for row in rows
         ]
         vectors = await embedder.embed(bodies)

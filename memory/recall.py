@@ -24,7 +24,7 @@ from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory import domain
-from memory.crypto import DISABLED, Cipher, message_aad
+from memory.crypto import DISABLED, Cipher
 from memory.domain import Clock, FactKind, Scope, Tier
 from memory.embedder import Embedder
 from memory.errors import InvalidInput
@@ -389,10 +389,8 @@ class Recall:
                 RecallHit(
                     tier=tier,
                     id=row["id"],
-                    text=self._cipher.open_text(
-                        row["key_id"],
-                        row["body"],
-                        message_aad(scope.tenant_id, scope.user_id, row["id"]),
+                    text=self._cipher.open_message(
+                        scope.tenant_id, scope.user_id, row["id"], row["key_id"], row["body"]
                     ),
                     at=row["at"],
                     score=fused + s.recency_weight * recency + s.importance_weight * importance,

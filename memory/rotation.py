@@ -3,12 +3,10 @@ with the active key (plaintext rows included, when encryption has just been turn
 Several workers may run it at once: each claims its batch with `FOR UPDATE SKIP LOCKED`.
 A row sealed with a key that is no longer configured stops the pass with `KeyMissing`."""
 
-import json
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.crypto import Cipher, message_aad, session_aad
+from memory.crypto import Cipher
 from memory.rls import SYSTEM, transaction
 
 # A system job: it reads rows of every scope and writes each back to the row it came from,
@@ -44,24 +42,16 @@ async def reseal_batch(engine: AsyncEngine, cipher: Cipher, limit: int = 500) ->
         rows = (await conn.execute(_STALE_MESSAGES, {"active": active, "limit": limit})).all()
         contents = []
         for row in rows:
-            associated = message_aad(row.tenant_id, row.user_id, row.id)
-            plain = cipher.open_text(row.key_id, row.content, associated)
-            contents.append(cipher.seal(plain, associated)[1])
+            plain = cipher.open_message(row.tenant_id, row.user_id, row.id, row.key_id, row.content)
+            contents.append(cipher.seal_message(row.tenant_id, row.user_id, row.id, plain)[1])
         if rows:
             params = {"active": active, "ids": [r.id for r in rows], "contents": contents}
             await conn.execute(_RESEAL_MESSAGES, params)
         sessions = (await conn.execute(_STALE_CONTEXTS, {"active": active, "limit": limit})).all()
         for row in sessions:
-            associated = session_aad(row.tenant_id, row.user_id, row.id)
-            context = row.context
-            plain = (
-                cipher.open(context["key_id"], context["sealed"], associated)
-                if "sealed" in context
-                else json.dumps(context)
-            )
-            key_id, sealed = cipher.seal(plain, associated)
-            sealed_context = json.dumps({"key_id": key_id, "sealed": sealed})
-            await conn.execute(_RESEAL_CONTEXT, {"id": row.id, "context": sealed_context})
+            plain = cipher.open_context(row.tenant_id, row.user_id, row.id, row.context)
+            sealed = cipher.seal_context(row.tenant_id, row.user_id, row.id, plain)
+            await conn.execute(_RESEAL_CONTEXT, {"id": row.id, "context": sealed})
     return len(rows) + len(sessions)
 
 

@@ -9,7 +9,6 @@ bumps. The `SessionStore` holds an assembled copy tagged with that version; a re
 it only when its version is the durable one, so a lost write to the cache costs a rebuild,
 never a message."""
 
-import json
 import logging
 import uuid
 from collections import Counter
@@ -23,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
-from memory.crypto import DISABLED, Cipher, message_aad, session_aad
+from memory.crypto import DISABLED, Cipher
 from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import BackendUnavailable, Conflict, CorruptState, InvalidInput, NotFound
@@ -437,26 +436,21 @@ class Sessions:
 
     def _open_entry(self, scope: Scope, entry: dict[str, Any]) -> WindowMessage:
         key_id = entry.pop("key_id", None)
-        associated = message_aad(scope.tenant_id, scope.user_id, entry["id"])
-        entry["content"] = self._cipher.open_text(key_id, entry["content"], associated)
+        entry["content"] = self._cipher.open_message(
+            scope.tenant_id, scope.user_id, entry["id"], key_id, entry["content"]
+        )
         return WindowMessage.model_validate(entry)
 
     def _open_context(self, scope: Scope, sid: uuid.UUID, stored: dict[str, Any]) -> Context:
         """The durable context; sealed as {"key_id", "sealed"} when encryption was on."""
         if "sealed" in stored:
-            associated = session_aad(scope.tenant_id, scope.user_id, sid)
-            return Context.model_validate_json(
-                self._cipher.open(stored["key_id"], stored["sealed"], associated)
-            )
+            opened = self._cipher.open_context(scope.tenant_id, scope.user_id, sid, stored)
+            return Context.model_validate_json(opened)
         return Context.model_validate(stored)
 
     def _seal_context(self, scope: Scope, sid: uuid.UUID, context: Context) -> str:
         plain = context.model_dump_json()
-        if not self._cipher.enabled:
-            return plain
-        associated = session_aad(scope.tenant_id, scope.user_id, sid)
-        key_id, sealed = self._cipher.seal(plain, associated)
-        return json.dumps({"key_id": key_id, "sealed": sealed})
+        return self._cipher.seal_context(scope.tenant_id, scope.user_id, sid, plain)
 
     async def _present(self, state: SessionState) -> SessionState:
         windows = await self._tenants.lifecycle(state.tenant_id)

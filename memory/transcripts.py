@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory import domain
-from memory.crypto import DISABLED, Cipher, message_aad
+from memory.crypto import DISABLED, Cipher
 from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
@@ -113,14 +113,15 @@ class _KeyTaken(Exception):
 
 
 def _message(scope: Scope, row: RowMapping, cipher: Cipher) -> Message:
-    associated = message_aad(scope.tenant_id, scope.user_id, row["id"])
     return Message(
         id=row["id"],
         scope=scope,
         session_id=row["session_id"],
         seq=row["seq"],
         role=Role(row["role"]),
-        content=cipher.open_text(row["key_id"], row["content"], associated),
+        content=cipher.open_message(
+            scope.tenant_id, scope.user_id, row["id"], row["key_id"], row["content"]
+        ),
         idempotency_key=row["idempotency_key"],
         created_at=row["created_at"],
         archived_at=row["archived_at"],
@@ -203,8 +204,8 @@ class TranscriptStore:
             if hard_expiry_s is None
             else params["at"] - timedelta(seconds=hard_expiry_s)
         )
-        params["key_id"], params["stored"] = self._cipher.seal_text(
-            params["content"], message_aad(scope.tenant_id, scope.user_id, params["id"])
+        params["key_id"], params["stored"] = self._cipher.seal_message(
+            scope.tenant_id, scope.user_id, params["id"], params["content"]
         )
         async with connection(self._engine) as conn:
             try:

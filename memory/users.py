@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from memory.crypto import DISABLED, Cipher, KeyMissing, message_aad, session_aad
+from memory.crypto import DISABLED, Cipher, KeyMissing
 from memory.domain import Scope
 from memory.records import UserStyle
 from memory.rls import transaction
@@ -138,13 +138,12 @@ async def export(
 
 
 def _opened(row: dict[str, Any], scope: Scope, cipher: Cipher) -> dict[str, Any]:
+    t, u = scope.tenant_id, scope.user_id
     if "key_id" in row:  # a message
-        associated = message_aad(scope.tenant_id, scope.user_id, row["id"])
-        row["content"] = cipher.open_text(row.pop("key_id"), row["content"], associated)
+        row["content"] = cipher.open_message(t, u, row["id"], row.pop("key_id"), row["content"])
     context = row.get("context")
     if isinstance(context, dict) and "sealed" in context:  # a session's sealed context
-        associated = session_aad(scope.tenant_id, scope.user_id, row["id"])
-        row["context"] = json.loads(cipher.open(context["key_id"], context["sealed"], associated))
+        row["context"] = json.loads(cipher.open_context(t, u, row["id"], context))
     return row
 
 
