@@ -1,1 +1,2 @@
-"""Entry points: the composition root, REST API and CLI (MCP server and client to come)."""
+"""Entry points: the composition root (`container`), the REST API (`api`, `routes`), the
+CLI, the worker's supervisor, the MCP server, the Python client and the inspector (`ui/`)."""
