@@ -35,7 +35,7 @@ there near once twice know anyone anybody someone everyone
 # Words of the shape of extracted statements, which say nothing about the subject.
 _STATEMENT_WORDS = frozenset(
     """
-works lives likes dislikes prefers plans decided chose wondered sure named moved said
+works lives live lived likes dislikes prefers plans decided chose wondered sure named moved said
 around this next their they them has have is are was were
 """.split()  # noqa: SIM905 - a word list reads better as text
 )
