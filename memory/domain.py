@@ -29,6 +29,15 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
+class SessionStatus(StrEnum):
+    """Where a session is in its life; only `memory.session_rows` moves it on."""
+
+    ACTIVE = "active"
+    SOFT_EXPIRED = "soft_expired"  # idle, still fully restorable
+    HARD_EXPIRED = "hard_expired"  # ended: to be summarized and archived
+    ARCHIVED = "archived"  # summarized; its raw messages age out after the retention window
+
+
 class FactKind(StrEnum):
     PREFERENCE = "preference"
     PROFILE = "profile"

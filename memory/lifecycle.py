@@ -4,26 +4,26 @@ reflection worker) → `archived`."""
 
 from datetime import datetime
 
-from memory.session_state import Status
+from memory.domain import SessionStatus
 from memory.settings import LifecycleSettings
 
-_FINAL: frozenset[Status] = frozenset({"hard_expired", "archived"})
+_FINAL = frozenset({SessionStatus.HARD_EXPIRED, SessionStatus.ARCHIVED})
 
 
 def status_at(
-    durable: Status, last_active_at: datetime, now: datetime, windows: LifecycleSettings
-) -> Status:
+    durable: SessionStatus, last_active_at: datetime, now: datetime, windows: LifecycleSettings
+) -> SessionStatus:
     """The status a session has at `now`; a hard-expired or archived session stays so."""
     if durable in _FINAL:
         return durable
     idle_s = (now - last_active_at).total_seconds()
     if idle_s >= windows.hard_expiry_s:
-        return "hard_expired"
+        return SessionStatus.HARD_EXPIRED
     if idle_s >= windows.soft_expiry_s:
-        return "soft_expired"
-    return "active"
+        return SessionStatus.SOFT_EXPIRED
+    return SessionStatus.ACTIVE
 
 
-def restorable(status: Status) -> bool:
+def restorable(status: SessionStatus) -> bool:
     """Whether the session can continue as it was, window and active flow included."""
-    return status in ("active", "soft_expired")
+    return status in (SessionStatus.ACTIVE, SessionStatus.SOFT_EXPIRED)

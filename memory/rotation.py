@@ -6,6 +6,7 @@ A row sealed with a key that is no longer configured stops the pass with `KeyMis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory import session_rows
 from memory.crypto import Cipher
 from memory.rls import SYSTEM, transaction
 
@@ -27,7 +28,6 @@ WHERE CASE WHEN context ? 'sealed' THEN context->>'key_id' <> :active
            ELSE context <> '{}'::jsonb END
 LIMIT :limit FOR UPDATE SKIP LOCKED
 """)
-_RESEAL_CONTEXT = text("UPDATE sessions SET context = CAST(:context AS jsonb) WHERE id = :id")
 _COUNTS = text("""
 SELECT coalesce(key_id, '(plaintext)') AS key_id, count(*) AS n FROM messages GROUP BY 1
 """)
@@ -51,7 +51,7 @@ async def reseal_batch(engine: AsyncEngine, cipher: Cipher, limit: int = 500) ->
         for row in sessions:
             plain = cipher.open_context(row.tenant_id, row.user_id, row.id, row.context)
             sealed = cipher.seal_context(row.tenant_id, row.user_id, row.id, plain)
-            await conn.execute(_RESEAL_CONTEXT, {"id": row.id, "context": sealed})
+            await session_rows.reseal_context(conn, row.id, sealed)
     return len(rows) + len(sessions)
 
 

@@ -31,11 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
+from memory.domain import SessionStatus
+
 # The models declare the default dimension; migrations create `vector(dim)` from settings.
 DEFAULT_EMBEDDING_DIM = 384
 
 ROLES = ("user", "assistant", "system", "tool")
-SESSION_STATUSES = ("active", "soft_expired", "hard_expired", "archived")
+SESSION_STATUSES = tuple(s.value for s in SessionStatus)
 FACT_KINDS = (
     "preference",
     "profile",

@@ -11,7 +11,7 @@ import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.crypto import DISABLED, Cipher, KeyMissing, session_aad
-from memory.domain import Role, Scope
+from memory.domain import Role, Scope, SessionStatus
 from memory.errors import CorruptState
 
 SCHEMA_VERSION = 1
@@ -23,8 +23,6 @@ COMPRESS_ABOVE_BYTES = 100 * 1024
 MAX_STATE_BYTES = 64 * 1024 * 1024
 _INFLATE_CHUNK_BYTES = 1024 * 1024
 _PLAIN, _ZSTD, _SEALED = b"J", b"Z", b"E"
-
-Status = Literal["active", "soft_expired", "hard_expired", "archived"]
 
 
 class _Frozen(BaseModel):
@@ -81,7 +79,7 @@ class SessionState(_Frozen):
     tenant_id: str
     user_id: str
     device_id: str | None
-    status: Status
+    status: SessionStatus
     window: tuple[WindowMessage, ...]
     context: Context
     turn_count: int = Field(ge=0)

@@ -22,9 +22,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory import domain
+from memory import session_rows as rows
 from memory.crypto import DISABLED, Cipher
 from memory.devices import DeviceGuard
-from memory.domain import Clock, Role, Scope
+from memory.domain import Clock, Role, Scope, SessionStatus
 from memory.errors import BackendUnavailable, Conflict, CorruptState, InvalidInput, NotFound
 from memory.lifecycle import restorable, status_at
 from memory.records import Message
@@ -55,57 +56,6 @@ SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.versi
             ORDER BY seq DESC LIMIT :window) AS w) AS window
 FROM sessions s WHERE {_SCOPED}
 """)
-_VERSION = text(f"SELECT version FROM sessions WHERE {_SCOPED}")
-_LOCK_CONTEXT = text(f"SELECT context, version FROM sessions WHERE {_SCOPED} FOR UPDATE")
-_WRITE_CONTEXT = text(f"""
-UPDATE sessions SET context = CAST(:context AS jsonb), version = version + 1
-WHERE {_SCOPED} RETURNING version, statement_timestamp() AS read_at
-""")
-# A durable context that cannot be read ends its session: the transcript is intact (the
-# worker summarizes and archives it as usual), the user continues in a new session.
-_END_CORRUPT = text(f"""
-UPDATE sessions SET context = '{{}}'::jsonb, ended_reason = 'corrupt_state',
-    status = CASE WHEN status IN ('active', 'soft_expired') THEN 'hard_expired' ELSE status END,
-    version = version + 1
-WHERE {_SCOPED}
-""")
-_OPEN = text("""
-INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
-VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
-ON CONFLICT DO NOTHING
-""")
-_MOVE_TO_DEVICE = text(f"""
-UPDATE sessions SET device_id = :device_id, last_active_at = greatest(last_active_at, :at),
-                    status = 'active', version = version + 1
-WHERE {_SCOPED} AND status IN ('active', 'soft_expired') AND last_active_at > :idle_since
-RETURNING version
-""")
-_LATEST_SESSION = text("""
-SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id
-ORDER BY last_active_at DESC LIMIT 1
-""")
-
-# Durable statuses by idle time, for one tenant with its resolved windows; bumping
-# `version` makes every cached copy stale. SKIP LOCKED lets several workers sweep at once.
-_SWEEP = text("""
-WITH due AS (
-    SELECT s.tenant_id, s.user_id, s.id,
-           CASE WHEN s.last_active_at <= :hard_before THEN 'hard_expired'
-                ELSE 'soft_expired' END AS next_status
-    FROM sessions s
-    WHERE s.tenant_id = :tenant_id AND s.status IN ('active', 'soft_expired')
-      AND s.last_active_at <= :soft_before
-    FOR UPDATE OF s SKIP LOCKED
-)
-UPDATE sessions s SET status = due.next_status, version = s.version + 1
-FROM due
-WHERE s.tenant_id = due.tenant_id AND s.user_id = due.user_id AND s.id = due.id
-  AND due.next_status <> s.status
-RETURNING s.status
-""")
-_TENANTS_WITH_LIVE_SESSIONS = text(
-    "SELECT DISTINCT tenant_id FROM sessions WHERE status IN ('active', 'soft_expired')"
-)
 
 
 class _Unset:
@@ -228,7 +178,7 @@ class Sessions:
     async def latest(self, scope: Scope) -> SessionState | None:
         """The user's most recently active session, on any device."""
         async with transaction(self._engine, scope) as conn:
-            sid = await conn.scalar(_LATEST_SESSION, scope_params(scope))
+            sid = await rows.latest(conn, scope)
         return None if sid is None else await self.state(scope, sid)
 
     async def open(
@@ -256,9 +206,9 @@ class Sessions:
         async with transaction(self._engine, scope) as conn:
             await guard.check(conn, params)
             await ensure_user(conn, scope)
-            await conn.execute(_OPEN, params)
-            if await conn.scalar(_MOVE_TO_DEVICE, params) is None:
-                raise _ended_or_missing(sid, await conn.scalar(_VERSION, params))
+            await rows.open_row(conn, params)
+            if await rows.move_to_device(conn, params) is None:
+                raise _ended_or_missing(sid, await rows.version(conn, scope, sid))
         return await self.state(scope, sid)
 
     # --- context ------------------------------------------------------------------------
@@ -280,7 +230,6 @@ class Sessions:
         sid = domain.parse_uuid(session_id, "session_id")
         if isinstance(expected_version, bool) or not isinstance(expected_version, int):
             raise InvalidInput("expected_version", "must be an integer")
-        params: dict[str, Any] = {**scope_params(scope), "session_id": sid}
         changes = {
             "flow": flow,
             "topic": topic,
@@ -288,7 +237,7 @@ class Sessions:
             "open_questions": open_questions,
         }
         async with transaction(self._engine, scope) as conn:
-            row = (await conn.execute(_LOCK_CONTEXT, params)).first()
+            row = await rows.lock_context(conn, scope, sid)
             if row is None:
                 raise NotFound(f"session {sid} not found")
             if row.version != expected_version:
@@ -296,8 +245,8 @@ class Sessions:
             stored = self._readable_context(scope, sid, row.context)
             if stored is not None:
                 context = _changed(stored, changes, add_totals)
-                params["context"] = self._seal_context(scope, sid, context)
-                written = (await conn.execute(_WRITE_CONTEXT, params)).one()
+                sealed = self._seal_context(scope, sid, context)
+                written = await rows.write_context(conn, scope, sid, sealed)
         if stored is None:
             await self._end_corrupt(scope, sid, "its context does not decode")
             raise SessionCorrupt(sid)
@@ -321,7 +270,7 @@ class Sessions:
     async def tenants_to_sweep(self) -> list[str]:
         """The tenants that have sessions which may have gone idle."""
         async with transaction(self._engine, SYSTEM) as conn:  # a list across tenants
-            return list((await conn.scalars(_TENANTS_WITH_LIVE_SESSIONS)).all())
+            return await rows.tenants_with_live(conn)
 
     async def sweep(self, tenant_id: str) -> Counter[str]:
         """Move one tenant's idle sessions to soft or hard expiry in Postgres, with the
@@ -335,7 +284,7 @@ class Sessions:
             "hard_before": now - timedelta(seconds=windows.hard_expiry_s),
         }
         async with transaction(self._engine, SYSTEM) as conn:  # idle sessions of every user
-            moved = (await conn.execute(_SWEEP, params)).scalars().all()
+            moved = await rows.sweep(conn, params)
         return Counter(moved)
 
     # --- the cache, with every failure turned into a rebuild ----------------------------
@@ -376,8 +325,7 @@ class Sessions:
 
     async def _durable_version(self, scope: Scope, sid: uuid.UUID) -> int | None:
         async with transaction(self._engine, scope) as conn:
-            version = await conn.scalar(_VERSION, {**scope_params(scope), "session_id": sid})
-        return None if version is None else int(version)
+            return await rows.version(conn, scope, sid)
 
     async def _assemble(self, scope: Scope, sid: uuid.UUID) -> tuple[SessionState, datetime]:
         """The state from Postgres, and the database time it was read at. A context that
@@ -425,7 +373,7 @@ class Sessions:
     async def _end_corrupt(self, scope: Scope, sid: uuid.UUID, why: str) -> None:
         """End a session whose durable state cannot be read; logged and counted."""
         async with transaction(self._engine, scope) as conn:
-            await conn.execute(_END_CORRUPT, {**scope_params(scope), "session_id": sid})
+            await rows.end_corrupt(conn, scope, sid)
         await self._forget(scope, sid)
         log.warning(
             "session %s ended: %s; the user continues in a new session",
@@ -509,7 +457,7 @@ def _with_message(
             "turn_count": state.turn_count + (message.role is Role.USER),
             "last_active_at": max(state.last_active_at, message.created_at),
             "device_id": message.device_id or state.device_id,
-            "status": "active",
+            "status": SessionStatus.ACTIVE,
             "version": version,
         }
     )

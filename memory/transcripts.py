@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from memory import domain
+from memory import domain, session_rows
 from memory.crypto import DISABLED, Cipher
 from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
@@ -33,30 +33,10 @@ _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
 _BY_KEY = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND idempotency_key = :key")
 
-# Takes the session row lock: concurrent appends to one session queue here. A session that
-# has ended (hard-expired or archived, or idle past its hard-expiry window as of the
-# message's time even if no sweep has marked it yet) takes no more messages. The statement
-# time says when the state this append produces was read (see `SessionStore.put`).
-_NEXT_SEQ = text(f"""
-UPDATE sessions
-SET last_seq = last_seq + 1, version = version + 1,
-    last_active_at = greatest(last_active_at, :at),
-    device_id = coalesce(:device_id, device_id), status = 'active'
-WHERE {_SCOPED} AND id = :session_id AND status IN ('active', 'soft_expired')
-  AND last_active_at > :idle_since
-RETURNING last_seq, version, statement_timestamp() AS read_at
-""")
-
-_SESSION_STATUS = text(f"SELECT status FROM sessions WHERE {_SCOPED} AND id = :session_id")
 # No idle limit: a store used without a tenant's windows (imports, evals) only refuses
 # sessions that have durably ended.
 _NO_IDLE_LIMIT = datetime(1, 1, 2, tzinfo=UTC)
 
-_OPEN_SESSION = text("""
-INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
-VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
-ON CONFLICT DO NOTHING
-""")
 
 _INSERT = text(f"""
 INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content, key_id,
@@ -233,16 +213,16 @@ class TranscriptStore:
     async def _insert(
         self, conn: AsyncConnection, scope: Scope, params: dict[str, Any]
     ) -> Appended:
-        taken = (await conn.execute(_NEXT_SEQ, params)).first()
+        taken = await session_rows.next_seq(conn, params)
         if taken is None:
-            status = await conn.scalar(_SESSION_STATUS, params)
-            if status in ("hard_expired", "archived"):
+            status = await session_rows.status(conn, scope, params["session_id"])
+            if status in session_rows.ENDED:
                 raise Conflict(f"session {params['session_id']} has ended; start a new one")
             if status is None:  # new for this user
                 await ensure_user(conn, scope)
-                await conn.execute(_OPEN_SESSION, params)
+                await session_rows.open_row(conn, params)
             # Again: the session is new, or a concurrent first append has just committed it.
-            taken = (await conn.execute(_NEXT_SEQ, params)).first()
+            taken = await session_rows.next_seq(conn, params)
             if taken is None:  # idle past its hard-expiry window: ended, if not yet swept
                 raise Conflict(f"session {params['session_id']} has ended; start a new one")
         row = (await conn.execute(_INSERT, {**params, "seq": taken.last_seq})).mappings().first()

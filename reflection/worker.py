@@ -21,8 +21,9 @@ import numpy as np
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from memory import session_rows
 from memory.crypto import DISABLED, Cipher
-from memory.domain import TYPED_KINDS, Clock, FactKind, Scope
+from memory.domain import TYPED_KINDS, Clock, FactKind, Scope, SessionStatus
 from memory.embedder import Embedder
 from memory.errors import BackendUnavailable, Forgotten
 from memory.facts import FactStore
@@ -67,18 +68,9 @@ _SESSION = text("""
 SELECT extracted_seq, last_seq, status, started_at, last_active_at FROM sessions
 WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
 """)
-_ADVANCE = text("""
-UPDATE sessions SET extracted_seq = greatest(extracted_seq, :seq)
-WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
-""")
 _DUE_ENDING = text("""
 SELECT tenant_id, user_id, id FROM sessions WHERE status = 'hard_expired'
 ORDER BY last_active_at LIMIT :limit
-""")
-_ARCHIVED = text("""
-UPDATE sessions SET status = 'archived', version = version + 1
-WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
-  AND status = 'hard_expired'
 """)
 _JOURNALED = text("""
 SELECT 1 FROM journal_entries
@@ -205,14 +197,8 @@ class Worker:
                 )
                 async with self.ledger.run("extract", scope, sid) as run:
                     await self._extract_batch(scope, batch, run)
-                params = {
-                    "tenant_id": scope.tenant_id,
-                    "user_id": scope.user_id,
-                    "session_id": sid,
-                    "seq": batch[-1].seq,
-                }
                 async with transaction(self._engine, scope) as conn:
-                    await conn.execute(_ADVANCE, params)
+                    await session_rows.mark_extracted(conn, scope, sid, batch[-1].seq)
 
     async def _extract_batch(self, scope: Scope, batch: list[Message], run: Run) -> None:
         extractor = await self._extractor_for(scope.tenant_id)
@@ -305,14 +291,13 @@ class Worker:
             if not held or not present:
                 return False
             row = await self._session_row(scope, sid)
-            if row is None or row.status != "hard_expired":
+            if row is None or row.status != SessionStatus.HARD_EXPIRED:
                 return False
             async with self.ledger.run("end_session", scope, sid) as run:
                 await self._summarize_and_journal(scope, sid, run)
                 await self._s.transcripts.archive(scope, sid)
-                params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
                 async with transaction(self._engine, scope) as conn:
-                    await conn.execute(_ARCHIVED, params)
+                    await session_rows.archive(conn, scope, sid)
             return True
 
     async def _summarize_and_journal(self, scope: Scope, sid: uuid.UUID, run: Run) -> None:

@@ -1,5 +1,6 @@
 """The package layering of DESIGN §2, as import-linter contracts in pyproject.toml."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,3 +22,19 @@ def test_import_contracts_hold() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 kept, 0 broken" in done.stdout, done.stdout
+
+
+# A statement that writes the `sessions` table, however it is spaced or cased.
+_WRITES_SESSIONS = re.compile(r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+sessions\b", re.I)
+
+
+def test_only_the_session_rows_module_writes_the_sessions_table() -> None:
+    """Every change to a session row (and the `version` the hot cache trusts) goes through
+    `memory.session_rows`."""
+    writers = {
+        str(path.relative_to(ROOT))
+        for package in ("memory", "reflection", "resume", "service", "evals")
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts and _WRITES_SESSIONS.search(path.read_text())
+    }
+    assert writers == {"memory/session_rows.py"}
