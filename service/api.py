@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,6 +28,10 @@ from service.routes import router
 from service.supervisor import WorkerProcess
 
 UI_DIR = Path(__file__).parent / "ui"
+
+
+class Alive(BaseModel):
+    status: Literal["ok"] = "ok"
 
 
 class Health(BaseModel):
@@ -167,8 +172,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return await _health(c)
 
     @app.get("/healthz")
-    async def alive() -> dict[str, str]:
-        return {"status": "ok"}
+    async def alive() -> Alive:
+        """The process answers (liveness; says nothing of Postgres or Redis)."""
+        return Alive()
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(c: ContainerDep) -> Response:

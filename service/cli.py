@@ -106,19 +106,19 @@ def resume(
         lambda c: LocalClient(c, tenant_id).resume(user_id, message, budget_tokens=budget)
     )
     out = Console()
-    out.print(f"[bold]{context['mode']}[/bold] — {context['reason']}")
-    if context["greeting"]:
-        out.print(Text(f"greeting: {context['greeting']}", style="green"))
-    for entry in context["messages"]:
-        out.print(Text(f"({entry['role']}) {entry['content']}"))
-    out.print(f"[dim]{context['tokens']} tokens[/dim]")
+    out.print(f"[bold]{context.mode}[/bold] — {context.reason}")
+    if context.greeting:
+        out.print(Text(f"greeting: {context.greeting}", style="green"))
+    for entry in context.messages:
+        out.print(Text(f"({entry.role}) {entry.content}"))
+    out.print(f"[dim]{context.tokens} tokens[/dim]")
 
 
 @app.command()
 def journal(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> None:
     """The user's journal, latest version."""
     entry = _run(lambda c: LocalClient(c, tenant_id).journal(user_id))
-    Console().print(Text(entry["content"]) if entry else "(no journal yet)")
+    Console().print(Text(entry.content) if entry else "(no journal yet)")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """The Python client: `MemstrataClient` talks to a running service over HTTP (httpx), and
 `LocalClient` makes the same calls in-process on a container, for people who embed the
-library. Both answer with the same shapes."""
+library. Both answer with the same models, the ones the REST API publishes
+(`service.schemas`)."""
 
 import json
 from collections.abc import AsyncIterator
@@ -8,24 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
 from memory import users
 from memory.domain import Scope
 from memory.errors import MemstrataError
+from memory.session_state import SessionState
 from service import schemas
 from service.container import Container
-
-
-class Hit(BaseModel):
-    tier: str
-    id: str
-    text: str
-    at: datetime
-    score: float
-    kind: str | None
-    parts: dict[str, float | int | None]
-    provenance: dict[str, Any]
 
 
 class ApiError(MemstrataError):
@@ -85,26 +75,28 @@ class MemstrataClient:
         )
         return schemas.Appended.model_validate(data)
 
-    async def session(self, user_id: str, session_id: str) -> dict[str, Any]:
-        state: dict[str, Any] = await self._call("GET", f"/users/{user_id}/sessions/{session_id}")
-        return state
+    async def session(self, user_id: str, session_id: str) -> SessionState:
+        data = await self._call("GET", f"/users/{user_id}/sessions/{session_id}")
+        return SessionState.model_validate(data)
 
     async def update_session(
         self, user_id: str, session_id: str, version: int, **changes: Any
-    ) -> dict[str, Any]:
-        state: dict[str, Any] = await self._call(
+    ) -> SessionState:
+        data = await self._call(
             "PATCH",
             f"/users/{user_id}/sessions/{session_id}",
             json=changes,
             headers={"If-Match": f'"{version}"'},
         )
-        return state
+        return SessionState.model_validate(data)
 
-    async def recall(self, user_id: str, query: str, k: int = 10, **filters: Any) -> list[Hit]:
+    async def recall(
+        self, user_id: str, query: str, k: int = 10, **filters: Any
+    ) -> list[schemas.HitOut]:
         data = await self._call(
             "POST", f"/users/{user_id}/recall", json={"query": query, "k": k, **filters}
         )
-        return [Hit.model_validate(hit) for hit in data]
+        return [schemas.HitOut.model_validate(hit) for hit in data]
 
     async def resume(
         self,
@@ -113,17 +105,17 @@ class MemstrataClient:
         *,
         device_id: str | None = None,
         budget_tokens: int | None = None,
-    ) -> dict[str, Any]:
-        context: dict[str, Any] = await self._call(
+    ) -> schemas.ResumeOut:
+        data = await self._call(
             "POST",
             f"/users/{user_id}/resume",
             json={"message": message, "device_id": device_id, "budget_tokens": budget_tokens},
         )
-        return context
+        return schemas.ResumeOut.model_validate(data)
 
-    async def journal(self, user_id: str) -> dict[str, Any] | None:
-        entry: dict[str, Any] | None = await self._call("GET", f"/users/{user_id}/journal")
-        return entry
+    async def journal(self, user_id: str) -> schemas.JournalOut | None:
+        data = await self._call("GET", f"/users/{user_id}/journal")
+        return None if data is None else schemas.JournalOut.model_validate(data)
 
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
         """The user's rows, the last one `{"tier": "end", "rows": {tier: count}}`; an export
@@ -186,9 +178,21 @@ class LocalClient:
             ended_reason=turn.state.ended_reason,
         )
 
-    async def recall(self, user_id: str, query: str, k: int = 10, **filters: Any) -> list[Hit]:
+    async def session(self, user_id: str, session_id: str) -> SessionState:
+        return await self._c.sessions.state(self._scope(user_id), session_id)
+
+    async def update_session(
+        self, user_id: str, session_id: str, version: int, **changes: Any
+    ) -> SessionState:
+        body = schemas.StateChange.model_validate(changes)  # what the route accepts, no more
+        fields = body.model_dump(exclude_unset=True)
+        return await self._c.sessions.update(self._scope(user_id), session_id, version, **fields)
+
+    async def recall(
+        self, user_id: str, query: str, k: int = 10, **filters: Any
+    ) -> list[schemas.HitOut]:
         hits = await self._c.recall.recall(self._scope(user_id), query, k, **filters)
-        return [Hit.model_validate(schemas.hit_out(hit)) for hit in hits]
+        return [schemas.HitOut.model_validate(hit) for hit in hits]
 
     async def resume(
         self,
@@ -197,22 +201,15 @@ class LocalClient:
         *,
         device_id: str | None = None,
         budget_tokens: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> schemas.ResumeOut:
         context = await self._c.resumer.resume(
             self._scope(user_id), message, device_id, None, budget_tokens
         )
-        return {
-            "mode": context.mode.value,
-            "reason": context.reason,
-            "greeting": context.greeting,
-            "session_id": str(context.session_id),
-            "messages": context.messages,
-            "tokens": context.tokens,
-        }
+        return schemas.ResumeOut.model_validate(context)
 
-    async def journal(self, user_id: str) -> dict[str, Any] | None:
+    async def journal(self, user_id: str) -> schemas.JournalOut | None:
         entry = await self._c.journal.latest(self._scope(user_id))
-        return None if entry is None else schemas.journal_out(entry)
+        return None if entry is None else schemas.JournalOut.model_validate(entry)
 
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
         async for row in users.export(

@@ -50,12 +50,13 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     async def recall(query: str, k: int = 5) -> list[dict[str, Any]]:
         """Find what the user said or what is known about them, by meaning and by words."""
         hits = await client().recall(user, query, k)
-        return [{"tier": h.tier, "text": h.text, "at": h.at.isoformat(), "id": h.id} for h in hits]
+        return [h.model_dump(mode="json", include={"tier", "id", "text", "at"}) for h in hits]
 
     @server.tool()
     async def resume(message: str | None = None) -> dict[str, Any]:
         """How to continue with this user now: mode, greeting and the context messages."""
-        return await client().resume(user, message)
+        context = await client().resume(user, message)
+        return context.model_dump(mode="json")
 
     @server.tool()
     async def forget(confirm: bool) -> dict[str, Any]:

@@ -5,7 +5,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from memory import history, users
 from memory.errors import InvalidInput, MemstrataError
+from memory.session_state import SessionState
 from service import schemas
 from service.deps import ContainerDep, ScopeDep, TenantDep, admin
 
@@ -38,8 +38,8 @@ def expected_version(if_match: str | None) -> int:
     return int(value)
 
 
-def with_etag(response: Response, state: dict[str, Any]) -> dict[str, Any]:
-    response.headers["ETag"] = f'"{state["version"]}"'
+def with_etag(response: Response, state: SessionState) -> SessionState:
+    response.headers["ETag"] = f'"{state.version}"'
     return state
 
 
@@ -51,20 +51,15 @@ async def create_tenant(body: schemas.NewTenant, c: ContainerDep) -> schemas.Ten
 
 
 @router.get("/tenant/settings")
-async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> dict[str, Any]:
+async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> schemas.TenantSettingsOut:
     """This tenant's lifecycle windows, resumption thresholds and extraction choice."""
-    current = await c.tenants.settings(tenant_id)
-    return {
-        "lifecycle": current.lifecycle.model_dump(),
-        "resumption": current.resumption.model_dump(),
-        "reflection": current.reflection.model_dump(),
-    }
+    return schemas.TenantSettingsOut.model_validate(await c.tenants.settings(tenant_id))
 
 
 @router.put("/tenant/settings")
 async def set_tenant_settings(
     body: schemas.TenantSettingsIn, tenant_id: TenantDep, c: ContainerDep
-) -> dict[str, Any]:
+) -> schemas.TenantSettingsOut:
     """Replace this tenant's overrides, all sections or none (every value is range-checked
     first); every process picks them up within `MEMSTRATA_SESSION__TENANT_CACHE_S`, without
     a restart."""
@@ -114,9 +109,9 @@ async def append_message(
 @router.get(SESSION)
 async def read_session(
     session_id: str, scope: ScopeDep, c: ContainerDep, response: Response
-) -> dict[str, Any]:
+) -> SessionState:
     """The session's hot state; its `version` is also the ETag."""
-    return with_etag(response, schemas.state_out(await c.sessions.state(scope, session_id)))
+    return with_etag(response, await c.sessions.state(scope, session_id))
 
 
 @router.patch(SESSION)
@@ -127,12 +122,12 @@ async def update_session(
     c: ContainerDep,
     response: Response,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> SessionState:
     """Change the topic, entities, open questions, active task or totals; `If-Match` names
     the version read, and a stale one answers 409."""
     changes = body.model_dump(exclude_unset=True)
     state = await c.sessions.update(scope, session_id, expected_version(if_match), **changes)
-    return with_etag(response, schemas.state_out(state))
+    return with_etag(response, state)
 
 
 @router.post(SESSION + "/complete-task")
@@ -142,9 +137,9 @@ async def complete_task(
     c: ContainerDep,
     response: Response,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> SessionState:
     state = await c.sessions.complete_task(scope, session_id, expected_version(if_match))
-    return with_etag(response, schemas.state_out(state))
+    return with_etag(response, state)
 
 
 @router.post(SESSION + "/open")
@@ -154,23 +149,29 @@ async def open_session(
     scope: ScopeDep,
     c: ContainerDep,
     response: Response,
-) -> dict[str, Any]:
+) -> SessionState:
     """Continue a session on a device; 409 `other_device_active` unless `takeover`."""
     state = await c.sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
-    return with_etag(response, schemas.state_out(state))
+    return with_etag(response, state)
 
 
 @router.get("/users")
-async def list_users(tenant_id: TenantDep, c: ContainerDep, limit: Limit = 200) -> list[Any]:
+async def list_users(
+    tenant_id: TenantDep, c: ContainerDep, limit: Limit = 200
+) -> list[schemas.UserOut]:
     """The tenant's users, most recently active first."""
-    return [asdict(u) for u in await history.users(c.database.engine, tenant_id, limit)]
+    found = await history.users(c.database.engine, tenant_id, limit)
+    return [schemas.UserOut.model_validate(u) for u in found]
 
 
 @router.get("/users/{user_id}/sessions")
-async def list_sessions(scope: ScopeDep, c: ContainerDep, limit: Limit = 200) -> list[Any]:
+async def list_sessions(
+    scope: ScopeDep, c: ContainerDep, limit: Limit = 200
+) -> list[schemas.SessionOverviewOut]:
     """The user's sessions, most recently active first: status, turns, how many messages
     are still retained, and the session's summary once it has ended."""
-    return [asdict(s) for s in await history.sessions(c.database.engine, scope, limit)]
+    found = await history.sessions(c.database.engine, scope, limit)
+    return [schemas.SessionOverviewOut.model_validate(s) for s in found]
 
 
 @router.get(SESSION + "/messages")
@@ -187,9 +188,10 @@ async def read_transcript(
 
 
 @router.get(SESSION + "/facts")
-async def session_facts(session_id: str, scope: ScopeDep, c: ContainerDep) -> list[Any]:
+async def session_facts(session_id: str, scope: ScopeDep, c: ContainerDep) -> list[schemas.FactOut]:
     """The facts extracted from this session, current or superseded since."""
-    return [schemas.fact_out(f) for f in await c.facts.from_session(scope, session_id)]
+    facts = await c.facts.from_session(scope, session_id)
+    return [schemas.FactOut.model_validate(f) for f in facts]
 
 
 @router.get("/users/{user_id}/messages")
@@ -203,31 +205,27 @@ async def messages_by_id(
 
 
 @router.get("/users/{user_id}/runs")
-async def list_runs(scope: ScopeDep, c: ContainerDep, limit: Limit = 50) -> list[Any]:
+async def list_runs(scope: ScopeDep, c: ContainerDep, limit: Limit = 50) -> list[schemas.RunOut]:
     """The user's latest job runs from the ledger: kind, status, tokens, wall time, error."""
-    return await c.ledger.recent(scope, limit)
+    return [schemas.RunOut.model_validate(r) for r in await c.ledger.recent(scope, limit)]
 
 
 @router.post("/users/{user_id}/resume")
 async def resume(
     body: schemas.ResumeIn, scope: ScopeDep, c: ContainerDep, request: Request
-) -> dict[str, Any]:
+) -> schemas.ResumeOut:
     """How this user's conversation resumes, with the messages to put in the prompt."""
     with timed(request, "resume"):
         context = await c.resumer.resume(
             scope, body.message, body.device_id, body.now, body.budget_tokens
         )
-    data = asdict(context)
-    data["restored"] = [m.model_dump(mode="json") for m in context.restored]
-    data["active_task"] = context.active_task.model_dump() if context.active_task else None
-    shaped: dict[str, Any] = json.loads(json.dumps(data, default=str))
-    return shaped
+    return schemas.ResumeOut.model_validate(context)
 
 
 @router.post("/users/{user_id}/recall")
 async def recall(
     body: schemas.RecallIn, scope: ScopeDep, c: ContainerDep, request: Request
-) -> list[dict[str, Any]]:
+) -> list[schemas.HitOut]:
     with timed(request, "recall"):
         hits = await c.recall.recall(
             scope,
@@ -239,7 +237,7 @@ async def recall(
             until=body.until,
             as_of=body.as_of,
         )
-    return [schemas.hit_out(hit) for hit in hits]
+    return [schemas.HitOut.model_validate(hit) for hit in hits]
 
 
 @router.get("/users/{user_id}/facts")
@@ -250,46 +248,48 @@ async def list_facts(
     as_of: datetime | None = None,
     include_superseded: bool = False,
     limit: Limit = 100,
-) -> list[dict[str, Any]]:
+) -> list[schemas.FactOut]:
     facts = await c.facts.list_facts(
         scope, kinds=kind, as_of=as_of, include_superseded=include_superseded, limit=limit
     )
-    return [schemas.fact_out(f) for f in facts]
+    return [schemas.FactOut.model_validate(f) for f in facts]
 
 
 @router.get("/users/{user_id}/knowledge")
 async def list_knowledge(
     scope: ScopeDep, c: ContainerDep, include_retired: bool = False, limit: Limit = 100
-) -> list[dict[str, Any]]:
+) -> list[schemas.KnowledgeOut]:
     items = await c.knowledge.list_knowledge(scope, include_retired=include_retired, limit=limit)
-    return [schemas.knowledge_out(k) for k in items]
+    return [schemas.KnowledgeOut.model_validate(k) for k in items]
 
 
 @router.get("/users/{user_id}/summaries")
 async def list_summaries(
     scope: ScopeDep, c: ContainerDep, limit: Limit = 20
-) -> list[dict[str, Any]]:
-    return [schemas.summary_out(s) for s in await c.summaries.latest(scope, limit=limit)]
+) -> list[schemas.SummaryOut]:
+    found = await c.summaries.latest(scope, limit=limit)
+    return [schemas.SummaryOut.model_validate(s) for s in found]
 
 
 @router.get("/users/{user_id}/journal")
-async def latest_journal(scope: ScopeDep, c: ContainerDep) -> dict[str, Any] | None:
+async def latest_journal(scope: ScopeDep, c: ContainerDep) -> schemas.JournalOut | None:
     entry = await c.journal.latest(scope)
-    return None if entry is None else schemas.journal_out(entry)
+    return None if entry is None else schemas.JournalOut.model_validate(entry)
 
 
 @router.get("/users/{user_id}/journal/versions")
 async def journal_versions(
     scope: ScopeDep, c: ContainerDep, limit: Limit = 50
-) -> list[dict[str, Any]]:
-    return [schemas.journal_out(e) for e in await c.journal.versions(scope, limit=limit)]
+) -> list[schemas.JournalOut]:
+    found = await c.journal.versions(scope, limit=limit)
+    return [schemas.JournalOut.model_validate(e) for e in found]
 
 
 @router.get("/users/{user_id}/journal/versions/{version}")
 async def journal_version(
     version: Annotated[int, Path(ge=1, le=2**31 - 1)], scope: ScopeDep, c: ContainerDep
-) -> dict[str, Any]:
-    return schemas.journal_out(await c.journal.get(scope, version))
+) -> schemas.JournalOut:
+    return schemas.JournalOut.model_validate(await c.journal.get(scope, version))
 
 
 @router.delete("/users/{user_id}", status_code=204)
@@ -300,7 +300,16 @@ async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/users/{user_id}/export")
+@router.get(
+    "/users/{user_id}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "JSON lines, one row each",
+            "content": {"application/x-ndjson": {"schema": schemas.ExportLine.model_json_schema()}},
+        }
+    },
+)
 async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
     """Every tier of the user as JSON lines, each with `tier` saying which: session,
     message, fact, knowledge, summary, journal. The last line is

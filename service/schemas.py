@@ -2,14 +2,16 @@
 frozen records; requests are validated here and again by the library."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from memory import journal
-from memory.records import Fact, JournalEntry, Knowledge, Message, RecallHit, SessionSummary
-from memory.session_state import SessionState
+from memory.domain import FactKind, SessionStatus, Tier
+from memory.records import Message, Provenance, ScoreParts, SectionKind
+from memory.session_state import Flow, WindowMessage
+from memory.settings import LifecycleSettings, ResumptionSettings, TenantReflection
+from resume.policy import Mode
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -123,82 +125,170 @@ class RecallIn(_In):
     as_of: Instant | None = None
 
 
-def state_out(state: SessionState) -> dict[str, Any]:
-    return state.model_dump(mode="json")
+# --- answers ------------------------------------------------------------------------------
+# Every route answers with one of these models (or a list of one), so `/openapi.json`, the
+# Python clients and the MCP tools describe the same shapes. They read the library's frozen
+# records by attribute.
 
 
-def hit_out(hit: RecallHit) -> dict[str, Any]:
-    return {
-        "tier": hit.tier.value,
-        "id": str(hit.id),
-        "text": hit.text,
-        "at": hit.at.isoformat(),
-        "score": hit.score,
-        "kind": hit.kind.value if hit.kind else None,
-        "parts": {
-            "vector_rank": hit.parts.vector_rank,
-            "cosine": hit.parts.cosine,
-            "text_rank": hit.parts.text_rank,
-            "text_score": hit.parts.text_score,
-            "context_score": hit.parts.context_score,
-            "fused": hit.parts.fused,
-            "recency": hit.parts.recency,
-            "importance": hit.parts.importance,
-        },
-        "provenance": {
-            "message_ids": [str(i) for i in hit.provenance.message_ids],
-            "fact_ids": [str(i) for i in hit.provenance.fact_ids],
-            "session_id": str(hit.provenance.session_id) if hit.provenance.session_id else None,
-        },
-    }
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
-def fact_out(fact: Fact) -> dict[str, Any]:
-    return {
-        "id": str(fact.id),
-        "kind": fact.kind.value,
-        "text": fact.text,
-        "importance": fact.importance,
-        "confidence": fact.confidence,
-        "attribute": fact.attribute,
-        "valid_from": fact.valid_from.isoformat(),
-        "valid_to": fact.valid_to.isoformat() if fact.valid_to else None,
-        "superseded_by": str(fact.superseded_by) if fact.superseded_by else None,
-        "source_message_ids": [str(i) for i in fact.source_message_ids],
-    }
+class TenantSettingsOut(_Out):
+    lifecycle: LifecycleSettings
+    resumption: ResumptionSettings
+    reflection: TenantReflection
 
 
-def knowledge_out(item: Knowledge) -> dict[str, Any]:
-    return {
-        "id": str(item.id),
-        "lineage_id": str(item.lineage_id),
-        "version": item.version,
-        "text": item.text,
-        "importance": item.importance,
-        "created_at": item.created_at.isoformat(),
-        "retired_at": item.retired_at.isoformat() if item.retired_at else None,
-        "fact_ids": [str(i) for i in item.fact_ids],
-    }
+class HitOut(_Out):
+    """A recall hit: the tier it came from, its score and how it was earned, and the
+    messages, facts and session it stands on."""
+
+    tier: Tier
+    id: uuid.UUID
+    text: str
+    at: datetime
+    score: float
+    kind: FactKind | None
+    parts: ScoreParts  # the library's own frozen values, as they are
+    provenance: Provenance
 
 
-def summary_out(summary: SessionSummary) -> dict[str, Any]:
-    return {
-        "id": str(summary.id),
-        "session_id": str(summary.session_id),
-        "text": summary.text,
-        "topics": list(summary.topics),
-        "decisions": list(summary.decisions),
-        "open_loops": list(summary.open_loops),
-        "started_at": summary.started_at.isoformat(),
-        "ended_at": summary.ended_at.isoformat(),
-    }
+class FactOut(_Out):
+    id: uuid.UUID
+    kind: FactKind
+    text: str
+    importance: float
+    confidence: float
+    attribute: str | None
+    valid_from: datetime
+    valid_to: datetime | None
+    superseded_by: uuid.UUID | None
+    source_message_ids: list[uuid.UUID]
 
 
-def journal_out(entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "version": entry.version,
-        "content": entry.content,
-        "created_at": entry.created_at.isoformat(),
-        "session_id": str(entry.session_id) if entry.session_id else None,
-        "sections": journal.to_json(entry.sections),
-    }
+class KnowledgeOut(_Out):
+    id: uuid.UUID
+    lineage_id: uuid.UUID
+    version: int
+    text: str
+    importance: float
+    created_at: datetime
+    retired_at: datetime | None
+    fact_ids: list[uuid.UUID]
+
+
+class SummaryOut(_Out):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    text: str
+    topics: list[str]
+    decisions: list[str]
+    open_loops: list[str]
+    started_at: datetime
+    ended_at: datetime
+
+
+class SectionOut(_Out):
+    kind: SectionKind
+    title: str
+    body: str
+    items: list[str]
+    session_id: uuid.UUID | None
+    on: date | None
+
+
+class JournalOut(_Out):
+    version: int
+    content: str
+    created_at: datetime
+    session_id: uuid.UUID | None
+    sections: list[SectionOut]
+
+
+class UserOut(_Out):
+    id: str
+    created_at: datetime
+    sessions: int
+    last_active_at: datetime | None
+
+
+class SessionOverviewOut(_Out):
+    id: uuid.UUID
+    device_id: str | None
+    status: SessionStatus
+    started_at: datetime
+    last_active_at: datetime
+    turns: int
+    retained: int
+    summary: str | None
+    topics: list[str]
+
+
+class RunOut(_Out):
+    id: uuid.UUID
+    kind: str
+    session_id: uuid.UUID | None
+    status: str
+    model: str | None
+    prompt_version: str | None
+    input_tokens: int
+    output_tokens: int
+    llm_calls: int
+    retries: int
+    wall_ms: int
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ItemOut(_Out):
+    text: str
+    cite: str
+
+
+class BlockOut(_Out):
+    title: str
+    items: list[ItemOut]
+    share: float
+
+
+class OtherDeviceOut(_Out):
+    device_id: str
+    session_id: uuid.UUID
+
+
+class ChatMessageOut(_Out):
+    role: str
+    content: str
+
+
+class ResumeOut(_Out):
+    """How the conversation resumes: the mode and why, the session to continue (or the new
+    one), the greeting, what was restored, the context blocks and the chat messages that
+    carry them, within `budget_tokens`."""
+
+    mode: Mode
+    reason: str
+    gap_s: float | None
+    session_id: uuid.UUID
+    continues_session: bool
+    greeting: str | None
+    restored: list[WindowMessage]
+    active_task: Flow | None
+    blocks: list[BlockOut]
+    other_device: OtherDeviceOut | None
+    messages: list[ChatMessageOut]
+    tokens: int
+    budget_tokens: int
+
+
+class ExportLine(BaseModel):
+    """One line of an export: a row of the tier it names, with that row's columns; the
+    last line is `{"tier": "end", "rows": {tier: count}}`, or `{"tier": "error", "code",
+    "detail"}` when the export broke off."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tier: Literal["session", "message", "fact", "knowledge", "summary", "journal", "end", "error"]

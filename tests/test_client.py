@@ -2,11 +2,13 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from memory.embedder import SentenceTransformerEmbedder
+from memory.errors import Conflict
 from memory.settings import Settings
 from service.api import create_app
 from service.client import ApiError, LocalClient, MemstrataClient
@@ -24,7 +26,8 @@ async def container(
     await built.close()
 
 
-async def test_http_and_local_clients_agree(container: Container) -> None:
+async def test_http_and_local_clients_agree(container: Container, clock: TravelClock) -> None:
+    """Every call of the two clients answers with the same model and the same values."""
     app = create_app(container=container)
     key = (await container.api_keys.create("acme")).key
     remote = MemstrataClient("http://t", key, transport=httpx.ASGITransport(app=app))
@@ -37,20 +40,53 @@ async def test_http_and_local_clients_agree(container: Container) -> None:
         again = await local.append(
             "alice", sid, "user", "My sister Ana lives in Rome.", idempotency_key="k1"
         )
-        assert again.replayed and again.message.id == sent.message.id
+        assert again.replayed and again.message == sent.message
         state = await remote.session("alice", sid)
-        updated = await remote.update_session("alice", sid, state["version"], topic="family")
-        assert updated["context"]["topic"] == "family"
+        assert state == await local.session("alice", sid)
+        updated = await remote.update_session("alice", sid, state.version, topic="family")
+        assert updated.context.topic == "family"
+        assert await local.session("alice", sid) == updated
         with pytest.raises(ApiError) as stale:
-            await remote.update_session("alice", sid, state["version"], topic="x")
+            await remote.update_session("alice", sid, state.version, topic="x")
         assert (stale.value.status, stale.value.code) == (409, "conflict")
+        with pytest.raises(Conflict):
+            await local.update_session("alice", sid, state.version, topic="x")
+        locally = await local.update_session("alice", sid, updated.version, topic="kin")
+        assert locally == await remote.session("alice", sid)
         remote_hits = await remote.recall("alice", "Rome", k=3)
-        local_hits = await local.recall("alice", "Rome", k=3)
-        assert [h.id for h in remote_hits] == [h.id for h in local_hits]
-        assert (await remote.resume("alice"))["mode"] == (await local.resume("alice"))["mode"]
+        assert remote_hits and remote_hits == await local.recall("alice", "Rome", k=3)
+        resumed = await remote.resume("alice")
+        assert resumed.mode == "full_restore" and resumed == await local.resume("alice")
+        assert await remote.journal("alice") is None is await local.journal("alice")
+        clock.advance(hours=3)  # the session ends: summarized, journaled
+        await container.worker.tick()
+        journal = await remote.journal("alice")
+        assert journal is not None and journal == await local.journal("alice")
         assert [row async for row in remote.export("alice")] == [
             row async for row in local.export("alice")
         ]
         await remote.forget("alice")
         assert [row["tier"] async for row in local.export("alice")] == ["end"]
         await remote.close()
+
+
+_SHAPED = {"$ref", "properties", "items", "anyOf", "allOf", "oneOf"}
+
+
+async def test_every_operation_publishes_a_typed_answer(container: Container) -> None:
+    """`/openapi.json` describes every 2xx answer with a schema (the export streams JSON
+    lines, described as such; a forget answers 204 with no body)."""
+    app = create_app(container=container)
+    spec = app.openapi()
+    untyped = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            answers = {c: r for c, r in operation["responses"].items() if c.startswith("2")}
+            for code, answer in answers.items():
+                if code == "204":
+                    continue
+                media: list[dict[str, Any]] = list(answer.get("content", {}).values())
+                schema: dict[str, Any] = media[0].get("schema", {}) if media else {}
+                if not _SHAPED & set(schema):  # {} or a bare object: says nothing
+                    untyped.append(f"{method.upper()} {path} {code}")
+    assert untyped == []
