@@ -30,6 +30,11 @@ class Database:
     engine: AsyncEngine
     embedded: EmbeddedPostgres | None = None
 
+    async def ping(self) -> None:
+        """Raises unless Postgres answers a query."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def close(self) -> None:
         if self.embedded is not None:  # so that nothing starts it again while we let go
             await asyncio.to_thread(self.embedded.stop_supervising)

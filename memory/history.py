@@ -63,39 +63,44 @@ ORDER BY max(s.last_active_at) DESC NULLS LAST, u.id LIMIT :limit
 """)
 
 
-async def sessions(engine: AsyncEngine, scope: Scope, limit: int = 200) -> list[SessionOverview]:
-    """The user's sessions, most recently active first."""
-    params = {**scope_params(scope), "limit": domain.limit(limit, MAX_LIST)}
-    async with transaction(engine, scope) as conn:
-        rows = (await conn.execute(_SESSIONS, params)).mappings().all()
-    return [
-        SessionOverview(
-            id=row["id"],
-            device_id=row["device_id"],
-            status=row["status"],
-            started_at=row["started_at"],
-            last_active_at=row["last_active_at"],
-            turns=int(row["turns"]),
-            retained=int(row["retained"]),
-            summary=row["summary"],
-            topics=tuple(row["topics"] or ()),
-        )
-        for row in rows
-    ]
+class History:
+    """The timeline reads of the inspector and the API: users and their sessions."""
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
-async def users(engine: AsyncEngine, tenant_id: str, limit: int = 200) -> list[UserOverview]:
-    """The tenant's users, most recently active first (every user of the tenant: this is
-    the one tenant-wide read, bound to the tenant by row-level security too)."""
-    params = {"tenant_id": tenant_id, "limit": domain.limit(limit, MAX_LIST)}
-    async with transaction(engine, TenantWide(tenant_id)) as conn:
-        rows = (await conn.execute(_USERS, params)).mappings().all()
-    return [
-        UserOverview(
-            id=row["id"],
-            created_at=row["created_at"],
-            sessions=int(row["sessions"]),
-            last_active_at=row["last_active_at"],
-        )
-        for row in rows
-    ]
+    async def sessions(self, scope: Scope, limit: int = 200) -> list[SessionOverview]:
+        """The user's sessions, most recently active first."""
+        params = {**scope_params(scope), "limit": domain.limit(limit, MAX_LIST)}
+        async with transaction(self._engine, scope) as conn:
+            rows = (await conn.execute(_SESSIONS, params)).mappings().all()
+        return [
+            SessionOverview(
+                id=row["id"],
+                device_id=row["device_id"],
+                status=row["status"],
+                started_at=row["started_at"],
+                last_active_at=row["last_active_at"],
+                turns=int(row["turns"]),
+                retained=int(row["retained"]),
+                summary=row["summary"],
+                topics=tuple(row["topics"] or ()),
+            )
+            for row in rows
+        ]
+
+    async def users(self, tenant_id: str, limit: int = 200) -> list[UserOverview]:
+        """The tenant's users, most recently active first (every user of the tenant: this is
+        the one tenant-wide read, bound to the tenant by row-level security too)."""
+        params = {"tenant_id": tenant_id, "limit": domain.limit(limit, MAX_LIST)}
+        async with transaction(self._engine, TenantWide(tenant_id)) as conn:
+            rows = (await conn.execute(_USERS, params)).mappings().all()
+        return [
+            UserOverview(
+                id=row["id"],
+                created_at=row["created_at"],
+                sessions=int(row["sessions"]),
+                last_active_at=row["last_active_at"],
+            )
+            for row in rows
+        ]

@@ -3,6 +3,7 @@ wait for the model. The worker calls `embed_pending`; several workers may run it
 since each claims its batch with `FOR UPDATE SKIP LOCKED`."""
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,6 +14,31 @@ from memory.rls import SYSTEM, transaction
 from memory.sql import vector_literal
 
 log = logging.getLogger(__name__)
+
+_BACKLOG = text("""
+SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL)
+     + (SELECT count(*) FROM facts WHERE embedding IS NULL) AS unembedded,
+       (SELECT count(*) FROM sessions WHERE last_seq > extracted_seq) AS unextracted
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogSizes:
+    unembedded: int  # messages and facts waiting for a vector
+    unextracted: int  # sessions with messages the worker has not read yet
+
+
+class Backlog:
+    """What waits for the worker, service-wide (for the metrics)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def sizes(self) -> BacklogSizes:
+        async with transaction(self._engine, SYSTEM) as conn:
+            row = (await conn.execute(_BACKLOG)).one()
+        return BacklogSizes(int(row.unembedded), int(row.unextracted))
+
 
 # table -> its text column. A system job: it reads rows of every scope to fill their own
 # vectors and writes each vector back to the row it came from, never across rows.

@@ -33,37 +33,47 @@ SELECT coalesce(key_id, '(plaintext)') AS key_id, count(*) AS n FROM messages GR
 """)
 
 
-async def reseal_batch(engine: AsyncEngine, cipher: Cipher, limit: int = 500) -> int:
-    """Re-seal up to `limit` messages and `limit` session contexts; how many were done."""
-    active = cipher.active
-    if active is None:
-        return 0
-    async with transaction(engine, SYSTEM) as conn:
-        rows = (await conn.execute(_STALE_MESSAGES, {"active": active, "limit": limit})).all()
-        contents = []
-        for row in rows:
-            plain = cipher.open_message(row.tenant_id, row.user_id, row.id, row.key_id, row.content)
-            contents.append(cipher.seal_message(row.tenant_id, row.user_id, row.id, plain)[1])
-        if rows:
-            params = {"active": active, "ids": [r.id for r in rows], "contents": contents}
-            await conn.execute(_RESEAL_MESSAGES, params)
-        sessions = (await conn.execute(_STALE_CONTEXTS, {"active": active, "limit": limit})).all()
-        for row in sessions:
-            plain = cipher.open_context(row.tenant_id, row.user_id, row.id, row.context)
-            sealed = cipher.seal_context(row.tenant_id, row.user_id, row.id, plain)
-            await session_rows.reseal_context(conn, row.id, sealed)
-    return len(rows) + len(sessions)
+class KeyRotation:
+    """Re-seal what an older key sealed with the active one, and count rows per key."""
 
+    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+        self._engine = engine
+        self._cipher = cipher
 
-async def reseal_all(engine: AsyncEngine, cipher: Cipher, limit: int = 500) -> int:
-    """Batches until nothing is left; the total re-sealed."""
-    total = 0
-    while count := await reseal_batch(engine, cipher, limit):
-        total += count
-    return total
+    async def reseal_batch(self, limit: int = 500) -> int:
+        """Re-seal up to `limit` messages and `limit` session contexts; how many were done."""
+        cipher = self._cipher
+        active = cipher.active
+        if active is None:
+            return 0
+        async with transaction(self._engine, SYSTEM) as conn:
+            rows = (await conn.execute(_STALE_MESSAGES, {"active": active, "limit": limit})).all()
+            contents = []
+            for row in rows:
+                plain = cipher.open_message(
+                    row.tenant_id, row.user_id, row.id, row.key_id, row.content
+                )
+                contents.append(cipher.seal_message(row.tenant_id, row.user_id, row.id, plain)[1])
+            if rows:
+                params = {"active": active, "ids": [r.id for r in rows], "contents": contents}
+                await conn.execute(_RESEAL_MESSAGES, params)
+            sessions = (
+                await conn.execute(_STALE_CONTEXTS, {"active": active, "limit": limit})
+            ).all()
+            for row in sessions:
+                plain = cipher.open_context(row.tenant_id, row.user_id, row.id, row.context)
+                sealed = cipher.seal_context(row.tenant_id, row.user_id, row.id, plain)
+                await session_rows.reseal_context(conn, row.id, sealed)
+        return len(rows) + len(sessions)
 
+    async def reseal_all(self, limit: int = 500) -> int:
+        """Batches until nothing is left; the total re-sealed."""
+        total = 0
+        while count := await self.reseal_batch(limit):
+            total += count
+        return total
 
-async def key_counts(engine: AsyncEngine) -> dict[str, int]:
-    """Messages per key id, "(plaintext)" for rows stored in the clear."""
-    async with transaction(engine, SYSTEM) as conn:
-        return {row.key_id: int(row.n) for row in (await conn.execute(_COUNTS)).all()}
+    async def key_counts(self) -> dict[str, int]:
+        """Messages per key id, "(plaintext)" for rows stored in the clear."""
+        async with transaction(self._engine, SYSTEM) as conn:
+            return {row.key_id: int(row.n) for row in (await conn.execute(_COUNTS)).all()}

@@ -16,6 +16,7 @@ from memory.crypto import DISABLED, Cipher, KeyMissing
 from memory.domain import Scope
 from memory.records import UserStyle
 from memory.rls import transaction
+from memory.session_store import SessionStore
 from memory.sql import scope_params
 
 _ENSURE_TENANT = text(
@@ -101,40 +102,49 @@ WHERE tenant_id = :tenant_id AND user_id = :user_id AND context ? 'sealed'
 """)
 
 
-async def forget(engine: AsyncEngine, scope: Scope) -> datetime:
-    """Delete everything of the user in Postgres, every tier and the run ledger included,
-    and return the database's time once that has committed: any state read before it is the
-    forgotten user's (the caller clears the hot-state store with it). A job working for the
-    user waits for this delete or fails at its next write (`memory.rls.lease`)."""
-    async with transaction(engine, scope) as conn:
-        await conn.execute(_FORGET_RUNS, scope_params(scope))
-        await conn.execute(_FORGET_USER, scope_params(scope))
-    async with transaction(engine, scope) as conn:
-        forgotten_at: datetime = await conn.scalar(_NOW)
-    return forgotten_at
+class UserRecords:
+    """All of one user's rows at once: export them, or forget them."""
 
+    def __init__(
+        self, engine: AsyncEngine, session_store: SessionStore, cipher: Cipher = DISABLED
+    ) -> None:
+        self._engine = engine
+        self._session_store = session_store
+        self._cipher = cipher
 
-async def export(
-    engine: AsyncEngine, scope: Scope, cipher: Cipher = DISABLED
-) -> AsyncIterator[dict[str, Any]]:
-    """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key; sealed
-    content and context come out opened (an export is the user's data, readable). The last
-    row, `{"tier": "end", "rows": {tier: count}}`, says the export is complete. Raises
-    `KeyMissing` before the first row when a row is sealed with a key `cipher` lacks."""
-    params = scope_params(scope)
-    async with transaction(engine, scope) as conn:
-        for key_id in (await conn.execute(_SEALING_KEYS, params)).scalars():
-            if key_id not in cipher.key_ids:
-                raise KeyMissing(key_id)
-        counts: dict[str, int] = {}
-        for tier, sql in _EXPORT.items():
-            counts[tier] = 0
-            result = await conn.stream(text(sql), params)
-            async for row in result.mappings():
-                values = _opened(dict(row), scope, cipher)
-                yield {"tier": tier, **{k: _jsonable(v) for k, v in values.items()}}
-                counts[tier] += 1
-    yield {"tier": "end", "rows": counts}
+    async def forget(self, scope: Scope) -> None:
+        """Forget a user everywhere: every tier and the run ledger in Postgres, then the
+        hot state, with the database's time of the delete, so that a read racing it cannot
+        put the state back. Final once it returns; if the cache cannot be reached it raises
+        and may simply be retried. A job working for the user waits for the delete or fails
+        at its next write (`memory.rls.lease`)."""
+        async with transaction(self._engine, scope) as conn:
+            await conn.execute(_FORGET_RUNS, scope_params(scope))
+            await conn.execute(_FORGET_USER, scope_params(scope))
+        async with transaction(self._engine, scope) as conn:
+            forgotten_at: datetime = await conn.scalar(_NOW)
+        await self._session_store.forget_user(scope, forgotten_at)
+
+    async def export(self, scope: Scope) -> AsyncIterator[dict[str, Any]]:
+        """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key;
+        sealed content and context come out opened (an export is the user's data,
+        readable). The last row, `{"tier": "end", "rows": {tier: count}}`, says the export
+        is complete. Raises `KeyMissing` before the first row when a row is sealed with a
+        key the cipher lacks."""
+        params = scope_params(scope)
+        async with transaction(self._engine, scope) as conn:
+            for key_id in (await conn.execute(_SEALING_KEYS, params)).scalars():
+                if key_id not in self._cipher.key_ids:
+                    raise KeyMissing(key_id)
+            counts: dict[str, int] = {}
+            for tier, sql in _EXPORT.items():
+                counts[tier] = 0
+                result = await conn.stream(text(sql), params)
+                async for row in result.mappings():
+                    values = _opened(dict(row), scope, self._cipher)
+                    yield {"tier": tier, **{k: _jsonable(v) for k, v in values.items()}}
+                    counts[tier] += 1
+        yield {"tier": "end", "rows": counts}
 
 
 def _opened(row: dict[str, Any], scope: Scope, cipher: Cipher) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -29,6 +30,24 @@ VALUES (:id, :kind, :tenant_id, :user_id, :session_id, :status, :model, :prompt_
         :input_tokens, :output_tokens, :llm_calls, :retries, :wall_ms, :error,
         :started_at, :finished_at)
 """)
+
+
+# Job outcomes and LLM tokens of the last hour (shared by all workers), for the metrics.
+_LAST_HOUR = text("""
+SELECT kind, status, count(*) AS runs, coalesce(sum(input_tokens), 0) AS input_tokens,
+       coalesce(sum(output_tokens), 0) AS output_tokens
+FROM runs WHERE started_at > CAST(:now AS timestamptz) - interval '1 hour'
+GROUP BY kind, status
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class JobCount:
+    kind: str
+    status: str
+    runs: int
+    input_tokens: int
+    output_tokens: int
 
 
 @dataclass
@@ -88,6 +107,12 @@ class Ledger:
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(_RECENT, params)).mappings().all()
         return [dict(row) for row in rows]
+
+    async def last_hour(self, now: datetime) -> list[JobCount]:
+        """Runs and tokens per kind and status in the hour before `now`, service-wide."""
+        async with transaction(self._engine, SYSTEM) as conn:
+            rows = (await conn.execute(_LAST_HOUR, {"now": now})).all()
+        return [JobCount(r.kind, r.status, r.runs, r.input_tokens, r.output_tokens) for r in rows]
 
     async def _write(
         self,

@@ -34,7 +34,7 @@ from memory.loops import LOOP_KINDS, is_live
 from memory.pending import embed_pending
 from memory.records import Fact, Message, UserStyle
 from memory.rls import SYSTEM, lease, transaction
-from memory.rotation import reseal_batch
+from memory.rotation import KeyRotation
 from memory.session_store import PostgresSessionStore, SessionStore
 from memory.sessions import Sessions
 from memory.settings import ReflectionSettings
@@ -123,6 +123,7 @@ class Worker:
         settings: ReflectionSettings,
     ) -> None:
         self._engine = engine
+        self._rotation = KeyRotation(engine, stores.cipher)
         self._s = stores
         self._extractor = extractor
         self._embedder = embedder
@@ -432,7 +433,7 @@ class Worker:
         if not self._s.cipher.enabled:
             return 0
         async with self.ledger.run("reseal") as run:
-            count = await reseal_batch(self._engine, self._s.cipher)
+            count = await self._rotation.reseal_batch()
             run.status = "ok"
         return count
 

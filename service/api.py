@@ -12,7 +12,6 @@ from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -95,8 +94,7 @@ def check_exposure(settings: Settings) -> None:
 
 
 async def _health(c: Container) -> Health:
-    async with c.database.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    await c.database.ping()
     redis = None
     if isinstance(c.session_store, RedisSessionStore):
         try:
@@ -179,7 +177,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @app.get("/metrics", include_in_schema=False)
     async def metrics(c: ContainerDep) -> Response:
         """Prometheus text; the gauges read from Postgres are `metrics_refresh_s` old at most."""
-        await app.state.metrics.ledger.refresh(c.database.engine, c.clock())
+        await app.state.metrics.ledger.refresh(c.backlog, c.ledger, c.clock())
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -18,17 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memory.database import open_database
 from memory.errors import MemstrataError
-from memory.migrate import upgrade
-from memory.rotation import key_counts, reseal_all
 from memory.settings import Settings
 from reflection.scheduler import build_scheduler
 from service import commands, logs
 from service.api import create_app
 from service.client import LocalClient
 from service.commands import with_container
-from service.container import Container, build_container
+from service.container import Container, build_container, migrated_database
 from service.demo import run_demo
 from service.mcp_server import build_server
 
@@ -143,8 +140,8 @@ def keys(
     background; --rotate does it all now). A key may go once no row names it."""
 
     async def work(c: Container) -> tuple[int, dict[str, int]]:
-        done = await reseal_all(c.database.engine, c.cipher) if rotate else 0
-        return done, await key_counts(c.database.engine)
+        done = await c.rotation.reseal_all() if rotate else 0
+        return done, await c.rotation.key_counts()
 
     done, counts = _run(work)
     if rotate:
@@ -285,11 +282,8 @@ def demo() -> None:
 
 
 async def _upgrade(settings: Settings) -> None:
-    database = await open_database(settings)
-    try:
-        await upgrade(database.engine, settings.embedding.dim)
-    finally:
-        await database.close()
+    database = await migrated_database(settings)
+    await database.close()
 
 
 @db.command("upgrade")

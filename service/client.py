@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from memory import users
 from memory.domain import Scope
 from memory.errors import MemstrataError
 from memory.session_state import SessionState
@@ -212,10 +211,8 @@ class LocalClient:
         return None if entry is None else schemas.JournalOut.model_validate(entry)
 
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
-        async for row in users.export(
-            self._c.database.engine, self._scope(user_id), self._c.cipher
-        ):
+        async for row in self._c.records.export(self._scope(user_id)):
             yield row
 
     async def forget(self, user_id: str) -> None:
-        await self._c.forget(self._scope(user_id))
+        await self._c.records.forget(self._scope(user_id))

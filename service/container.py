@@ -4,26 +4,28 @@ app's lifespan or a command's main, and closes them in reverse order."""
 import logging
 from dataclasses import dataclass
 
-from memory import users
 from memory.api_keys import ApiKeyStore
 from memory.crypto import DISABLED, Cipher, build_cipher
 from memory.database import Database, open_database
-from memory.domain import Clock, Scope, system_clock
+from memory.domain import Clock, system_clock
 from memory.embedder import Embedder, make_embedder
 from memory.errors import ConfigurationError
 from memory.facts import FactStore
+from memory.history import History
 from memory.journal import JournalStore
 from memory.knowledge import KnowledgeStore
 from memory.llm import LLM
 from memory.migrate import upgrade
+from memory.pending import Backlog
 from memory.recall import Recall
+from memory.rotation import KeyRotation
 from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
 from memory.sessions import Sessions
 from memory.settings import Settings
 from memory.summaries import SummaryStore
 from memory.tenants import TenantStore
 from memory.transcripts import TranscriptStore
-from memory.users import UserStyles
+from memory.users import UserRecords, UserStyles
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger
 from reflection.worker import Stores, Worker
@@ -52,14 +54,11 @@ class Container:
     resumer: Resumer
     api_keys: ApiKeyStore
     ledger: Ledger
+    history: History
+    records: UserRecords
+    rotation: KeyRotation
+    backlog: Backlog
     cipher: Cipher = DISABLED
-
-    async def forget(self, scope: Scope) -> None:
-        """Forget a user everywhere: every tier and the run ledger, then the hot state (with
-        the time of the forget, so a read racing it cannot put the state back). Final once
-        it returns; if the cache cannot be reached it raises and may simply be retried."""
-        forgotten_at = await users.forget(self.database.engine, scope)
-        await self.session_store.forget_user(scope, forgotten_at)
 
     async def close(self) -> None:
         await self.session_store.close()
@@ -81,16 +80,22 @@ def make_llm(settings: Settings) -> LLM | None:
     return LLM(settings.llm)
 
 
-async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
-    """Open the database (embedded by default), migrate it to head, and wire everything."""
-    llm = make_llm(settings)
-    cipher = build_cipher(settings.encryption)  # bad keys stop the start, before anything
+async def migrated_database(settings: Settings) -> Database:
+    """The database of the settings (embedded by default), migrated to head."""
     database = await open_database(settings)
     try:
         await upgrade(database.engine, settings.embedding.dim)
     except BaseException:
         await database.close()
         raise
+    return database
+
+
+async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
+    """Open the database (embedded by default), migrate it to head, and wire everything."""
+    llm = make_llm(settings)
+    cipher = build_cipher(settings.encryption)  # bad keys stop the start, before anything
+    database = await migrated_database(settings)
     engine = database.engine
     chars = settings.max_content_chars
     embedder = make_embedder(settings.embedding, settings.llm)
@@ -157,5 +162,9 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         resumer=resumer,
         api_keys=ApiKeyStore(engine, clock),
         ledger=worker.ledger,
+        history=History(engine),
+        records=UserRecords(engine, session_store, cipher),
+        rotation=KeyRotation(engine, cipher),
+        backlog=Backlog(engine),
         cipher=cipher,
     )

@@ -1,12 +1,26 @@
-"""Request dependencies: the container, the tenant an API key is bound to, the admin, and
-the scope of a request (the key's tenant and a tenant-local user id)."""
+"""Request dependencies: each service of the container (a route depends on the one it
+uses), the tenant an API key is bound to, the admin, and the scope of a request (the key's
+tenant and a tenant-local user id)."""
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 
+from memory.api_keys import ApiKeyStore
 from memory.domain import Scope, external_id
+from memory.facts import FactStore
+from memory.history import History
+from memory.journal import JournalStore
+from memory.knowledge import KnowledgeStore
+from memory.recall import Recall
+from memory.sessions import Sessions
+from memory.summaries import SummaryStore
+from memory.tenants import TenantStore
+from memory.transcripts import TranscriptStore
+from memory.users import UserRecords
+from reflection.ledger import Ledger
+from resume.context import Resumer
 from service.container import Container
 from service.problems import Forbidden, Unauthorized
 
@@ -17,6 +31,31 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def _part(name: str) -> Any:
+    """A dependency on one service of the container: a route names the one it uses."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state.container, name)
+
+    get.__name__ = name
+    return Depends(get)
+
+
+ApiKeysDep = Annotated[ApiKeyStore, _part("api_keys")]
+TenantsDep = Annotated[TenantStore, _part("tenants")]
+SessionsDep = Annotated[Sessions, _part("sessions")]
+TranscriptsDep = Annotated[TranscriptStore, _part("transcripts")]
+FactsDep = Annotated[FactStore, _part("facts")]
+KnowledgeDep = Annotated[KnowledgeStore, _part("knowledge")]
+SummariesDep = Annotated[SummaryStore, _part("summaries")]
+JournalDep = Annotated[JournalStore, _part("journal")]
+RecallDep = Annotated[Recall, _part("recall")]
+ResumerDep = Annotated[Resumer, _part("resumer")]
+HistoryDep = Annotated[History, _part("history")]
+RecordsDep = Annotated[UserRecords, _part("records")]
+LedgerDep = Annotated[Ledger, _part("ledger")]
 
 
 def bearer_token(authorization: str | None) -> str | None:

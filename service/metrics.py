@@ -7,11 +7,10 @@ import time
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memory.rls import SYSTEM, transaction
+from memory.pending import Backlog
+from reflection.ledger import Ledger
 
 
 class Metrics:
@@ -30,20 +29,6 @@ class Metrics:
             registry=self.registry,
         )
         self.ledger = LedgerGauges(self.registry, ledger_refresh_s)
-
-
-_BACKLOG = text("""
-SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL)
-     + (SELECT count(*) FROM facts WHERE embedding IS NULL) AS unembedded,
-       (SELECT count(*) FROM sessions WHERE last_seq > extracted_seq) AS unextracted
-""")
-# Job outcomes and LLM tokens of the last hour, from the run ledger (shared by all workers).
-_JOBS = text("""
-SELECT kind, status, count(*) AS runs, sum(input_tokens) AS input_tokens,
-       sum(output_tokens) AS output_tokens
-FROM runs WHERE started_at > CAST(:now AS timestamptz) - interval '1 hour'
-GROUP BY kind, status
-""")
 
 
 class LedgerGauges:
@@ -72,29 +57,28 @@ class LedgerGauges:
         self._read_at: datetime | None = None
         self._lock = asyncio.Lock()
 
-    async def refresh(self, engine: AsyncEngine, now: datetime) -> None:
+    async def refresh(self, backlog: Backlog, ledger: Ledger, now: datetime) -> None:
         """Read the gauges unless they were read within the window (by the clock's `now`)."""
         if self._read_at is not None and self._lock.locked():
             return  # another scrape is reading: the last values do
         async with self._lock:
             if self._read_at is not None and self._read_at <= now < self._read_at + self._window:
                 return
-            await self._read(engine, now)
+            await self._read(backlog, ledger, now)
             self._read_at = now
             self.refreshes += 1
 
-    async def _read(self, engine: AsyncEngine, now: datetime) -> None:
-        async with transaction(engine, SYSTEM) as conn:  # service-wide gauges
-            backlog = (await conn.execute(_BACKLOG)).one()
-            jobs = (await conn.execute(_JOBS, {"now": now})).all()
-        self.backlog.labels("embedding").set(backlog.unembedded)
-        self.backlog.labels("extraction").set(backlog.unextracted)
+    async def _read(self, backlog: Backlog, ledger: Ledger, now: datetime) -> None:
+        sizes = await backlog.sizes()
+        jobs = await ledger.last_hour(now)
+        self.backlog.labels("embedding").set(sizes.unembedded)
+        self.backlog.labels("extraction").set(sizes.unextracted)
         self.jobs.clear()  # a kind without runs in the last hour has no series
         self.tokens.clear()
         for row in jobs:
             self.jobs.labels(row.kind, row.status).set(row.runs)
-            self.tokens.labels(row.kind, "input").set(row.input_tokens or 0)
-            self.tokens.labels(row.kind, "output").set(row.output_tokens or 0)
+            self.tokens.labels(row.kind, "input").set(row.input_tokens)
+            self.tokens.labels(row.kind, "output").set(row.output_tokens)
 
 
 class MetricsMiddleware:

@@ -11,11 +11,27 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from memory import history, users
 from memory.errors import InvalidInput, MemstrataError
 from memory.session_state import SessionState
 from service import schemas
-from service.deps import ContainerDep, ScopeDep, TenantDep, admin
+from service.deps import (
+    ApiKeysDep,
+    FactsDep,
+    HistoryDep,
+    JournalDep,
+    KnowledgeDep,
+    LedgerDep,
+    RecallDep,
+    RecordsDep,
+    ResumerDep,
+    ScopeDep,
+    SessionsDep,
+    SummariesDep,
+    TenantDep,
+    TenantsDep,
+    TranscriptsDep,
+    admin,
+)
 
 router = APIRouter(prefix="/v1")
 SESSION = "/users/{user_id}/sessions/{session_id}"
@@ -44,32 +60,32 @@ def with_etag(response: Response, state: SessionState) -> SessionState:
 
 
 @router.post("/tenants", status_code=201, dependencies=[Depends(admin)])
-async def create_tenant(body: schemas.NewTenant, c: ContainerDep) -> schemas.TenantKey:
+async def create_tenant(body: schemas.NewTenant, keys: ApiKeysDep) -> schemas.TenantKey:
     """Create a tenant (or add a key to one) and return its API key, shown only now."""
-    created = await c.api_keys.create(body.id, body.key_name)
+    created = await keys.create(body.id, body.key_name)
     return schemas.TenantKey(tenant_id=created.tenant_id, key_id=created.id, api_key=created.key)
 
 
 @router.get("/tenant/settings")
-async def tenant_settings(tenant_id: TenantDep, c: ContainerDep) -> schemas.TenantSettingsOut:
+async def tenant_settings(tenant_id: TenantDep, tenants: TenantsDep) -> schemas.TenantSettingsOut:
     """This tenant's lifecycle windows, resumption thresholds and extraction choice."""
-    return schemas.TenantSettingsOut.model_validate(await c.tenants.settings(tenant_id))
+    return schemas.TenantSettingsOut.model_validate(await tenants.settings(tenant_id))
 
 
 @router.put("/tenant/settings")
 async def set_tenant_settings(
-    body: schemas.TenantSettingsIn, tenant_id: TenantDep, c: ContainerDep
+    body: schemas.TenantSettingsIn, tenant_id: TenantDep, tenants: TenantsDep
 ) -> schemas.TenantSettingsOut:
     """Replace this tenant's overrides, all sections or none (every value is range-checked
     first); every process picks them up within `MEMSTRATA_SESSION__TENANT_CACHE_S`, without
     a restart."""
-    await c.tenants.update(
+    await tenants.update(
         tenant_id,
         lifecycle=body.lifecycle,
         resumption=body.resumption,
         reflection=body.reflection,
     )
-    return await tenant_settings(tenant_id, c)
+    return await tenant_settings(tenant_id, tenants)
 
 
 @router.post(SESSION + "/messages", status_code=201)
@@ -77,7 +93,7 @@ async def append_message(
     session_id: str,
     body: schemas.NewMessage,
     scope: ScopeDep,
-    c: ContainerDep,
+    sessions: SessionsDep,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -85,7 +101,7 @@ async def append_message(
     """Commit a message (durable before this answers) and bring the session state along.
     A retry with the same `Idempotency-Key` returns the original message (200)."""
     with timed(request, "append"):
-        turn = await c.sessions.append(
+        turn = await sessions.append(
             scope,
             session_id,
             body.role,
@@ -108,10 +124,10 @@ async def append_message(
 
 @router.get(SESSION)
 async def read_session(
-    session_id: str, scope: ScopeDep, c: ContainerDep, response: Response
+    session_id: str, scope: ScopeDep, sessions: SessionsDep, response: Response
 ) -> SessionState:
     """The session's hot state; its `version` is also the ETag."""
-    return with_etag(response, await c.sessions.state(scope, session_id))
+    return with_etag(response, await sessions.state(scope, session_id))
 
 
 @router.patch(SESSION)
@@ -119,14 +135,14 @@ async def update_session(
     session_id: str,
     body: schemas.StateChange,
     scope: ScopeDep,
-    c: ContainerDep,
+    sessions: SessionsDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionState:
     """Change the topic, entities, open questions, active task or totals; `If-Match` names
     the version read, and a stale one answers 409."""
     changes = body.model_dump(exclude_unset=True)
-    state = await c.sessions.update(scope, session_id, expected_version(if_match), **changes)
+    state = await sessions.update(scope, session_id, expected_version(if_match), **changes)
     return with_etag(response, state)
 
 
@@ -134,11 +150,11 @@ async def update_session(
 async def complete_task(
     session_id: str,
     scope: ScopeDep,
-    c: ContainerDep,
+    sessions: SessionsDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionState:
-    state = await c.sessions.complete_task(scope, session_id, expected_version(if_match))
+    state = await sessions.complete_task(scope, session_id, expected_version(if_match))
     return with_etag(response, state)
 
 
@@ -147,30 +163,30 @@ async def open_session(
     session_id: str,
     body: schemas.DeviceIn,
     scope: ScopeDep,
-    c: ContainerDep,
+    sessions: SessionsDep,
     response: Response,
 ) -> SessionState:
     """Continue a session on a device; 409 `other_device_active` unless `takeover`."""
-    state = await c.sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
+    state = await sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
     return with_etag(response, state)
 
 
 @router.get("/users")
 async def list_users(
-    tenant_id: TenantDep, c: ContainerDep, limit: Limit = 200
+    tenant_id: TenantDep, history: HistoryDep, limit: Limit = 200
 ) -> list[schemas.UserOut]:
     """The tenant's users, most recently active first."""
-    found = await history.users(c.database.engine, tenant_id, limit)
+    found = await history.users(tenant_id, limit)
     return [schemas.UserOut.model_validate(u) for u in found]
 
 
 @router.get("/users/{user_id}/sessions")
 async def list_sessions(
-    scope: ScopeDep, c: ContainerDep, limit: Limit = 200
+    scope: ScopeDep, history: HistoryDep, limit: Limit = 200
 ) -> list[schemas.SessionOverviewOut]:
     """The user's sessions, most recently active first: status, turns, how many messages
     are still retained, and the session's summary once it has ended."""
-    found = await history.sessions(c.database.engine, scope, limit)
+    found = await history.sessions(scope, limit)
     return [schemas.SessionOverviewOut.model_validate(s) for s in found]
 
 
@@ -178,45 +194,45 @@ async def list_sessions(
 async def read_transcript(
     session_id: str,
     scope: ScopeDep,
-    c: ContainerDep,
+    transcripts: TranscriptsDep,
     after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Limit = 100,
 ) -> list[schemas.MessageOut]:
     """The session's retained messages after `after_seq`, oldest first."""
-    messages = await c.transcripts.after(scope, session_id, after_seq, limit=limit)
+    messages = await transcripts.after(scope, session_id, after_seq, limit=limit)
     return [schemas.MessageOut.of(m) for m in messages]
 
 
 @router.get(SESSION + "/facts")
-async def session_facts(session_id: str, scope: ScopeDep, c: ContainerDep) -> list[schemas.FactOut]:
+async def session_facts(session_id: str, scope: ScopeDep, facts: FactsDep) -> list[schemas.FactOut]:
     """The facts extracted from this session, current or superseded since."""
-    facts = await c.facts.from_session(scope, session_id)
-    return [schemas.FactOut.model_validate(f) for f in facts]
+    found = await facts.from_session(scope, session_id)
+    return [schemas.FactOut.model_validate(f) for f in found]
 
 
 @router.get("/users/{user_id}/messages")
 async def messages_by_id(
     scope: ScopeDep,
-    c: ContainerDep,
+    transcripts: TranscriptsDep,
     message_id: Annotated[list[str], Query(alias="id", max_length=100)],
 ) -> list[schemas.MessageOut]:
     """Messages by id (as recall provenance cites them); unknown ids are left out."""
-    return [schemas.MessageOut.of(m) for m in await c.transcripts.get_many(scope, message_id)]
+    return [schemas.MessageOut.of(m) for m in await transcripts.get_many(scope, message_id)]
 
 
 @router.get("/users/{user_id}/runs")
-async def list_runs(scope: ScopeDep, c: ContainerDep, limit: Limit = 50) -> list[schemas.RunOut]:
+async def list_runs(scope: ScopeDep, ledger: LedgerDep, limit: Limit = 50) -> list[schemas.RunOut]:
     """The user's latest job runs from the ledger: kind, status, tokens, wall time, error."""
-    return [schemas.RunOut.model_validate(r) for r in await c.ledger.recent(scope, limit)]
+    return [schemas.RunOut.model_validate(r) for r in await ledger.recent(scope, limit)]
 
 
 @router.post("/users/{user_id}/resume")
 async def resume(
-    body: schemas.ResumeIn, scope: ScopeDep, c: ContainerDep, request: Request
+    body: schemas.ResumeIn, scope: ScopeDep, resumer: ResumerDep, request: Request
 ) -> schemas.ResumeOut:
     """How this user's conversation resumes, with the messages to put in the prompt."""
     with timed(request, "resume"):
-        context = await c.resumer.resume(
+        context = await resumer.resume(
             scope, body.message, body.device_id, body.now, body.budget_tokens
         )
     return schemas.ResumeOut.model_validate(context)
@@ -224,10 +240,10 @@ async def resume(
 
 @router.post("/users/{user_id}/recall")
 async def recall(
-    body: schemas.RecallIn, scope: ScopeDep, c: ContainerDep, request: Request
+    body: schemas.RecallIn, scope: ScopeDep, recall: RecallDep, request: Request
 ) -> list[schemas.HitOut]:
     with timed(request, "recall"):
-        hits = await c.recall.recall(
+        hits = await recall.recall(
             scope,
             body.query,
             body.k,
@@ -243,60 +259,60 @@ async def recall(
 @router.get("/users/{user_id}/facts")
 async def list_facts(
     scope: ScopeDep,
-    c: ContainerDep,
+    facts: FactsDep,
     kind: Annotated[list[str] | None, Query()] = None,
     as_of: datetime | None = None,
     include_superseded: bool = False,
     limit: Limit = 100,
 ) -> list[schemas.FactOut]:
-    facts = await c.facts.list_facts(
+    found = await facts.list_facts(
         scope, kinds=kind, as_of=as_of, include_superseded=include_superseded, limit=limit
     )
-    return [schemas.FactOut.model_validate(f) for f in facts]
+    return [schemas.FactOut.model_validate(f) for f in found]
 
 
 @router.get("/users/{user_id}/knowledge")
 async def list_knowledge(
-    scope: ScopeDep, c: ContainerDep, include_retired: bool = False, limit: Limit = 100
+    scope: ScopeDep, knowledge: KnowledgeDep, include_retired: bool = False, limit: Limit = 100
 ) -> list[schemas.KnowledgeOut]:
-    items = await c.knowledge.list_knowledge(scope, include_retired=include_retired, limit=limit)
+    items = await knowledge.list_knowledge(scope, include_retired=include_retired, limit=limit)
     return [schemas.KnowledgeOut.model_validate(k) for k in items]
 
 
 @router.get("/users/{user_id}/summaries")
 async def list_summaries(
-    scope: ScopeDep, c: ContainerDep, limit: Limit = 20
+    scope: ScopeDep, summaries: SummariesDep, limit: Limit = 20
 ) -> list[schemas.SummaryOut]:
-    found = await c.summaries.latest(scope, limit=limit)
+    found = await summaries.latest(scope, limit=limit)
     return [schemas.SummaryOut.model_validate(s) for s in found]
 
 
 @router.get("/users/{user_id}/journal")
-async def latest_journal(scope: ScopeDep, c: ContainerDep) -> schemas.JournalOut | None:
-    entry = await c.journal.latest(scope)
+async def latest_journal(scope: ScopeDep, journal: JournalDep) -> schemas.JournalOut | None:
+    entry = await journal.latest(scope)
     return None if entry is None else schemas.JournalOut.model_validate(entry)
 
 
 @router.get("/users/{user_id}/journal/versions")
 async def journal_versions(
-    scope: ScopeDep, c: ContainerDep, limit: Limit = 50
+    scope: ScopeDep, journal: JournalDep, limit: Limit = 50
 ) -> list[schemas.JournalOut]:
-    found = await c.journal.versions(scope, limit=limit)
+    found = await journal.versions(scope, limit=limit)
     return [schemas.JournalOut.model_validate(e) for e in found]
 
 
 @router.get("/users/{user_id}/journal/versions/{version}")
 async def journal_version(
-    version: Annotated[int, Path(ge=1, le=2**31 - 1)], scope: ScopeDep, c: ContainerDep
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)], scope: ScopeDep, journal: JournalDep
 ) -> schemas.JournalOut:
-    return schemas.JournalOut.model_validate(await c.journal.get(scope, version))
+    return schemas.JournalOut.model_validate(await journal.get(scope, version))
 
 
 @router.delete("/users/{user_id}", status_code=204)
-async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
+async def forget_user(scope: ScopeDep, records: RecordsDep) -> Response:
     """Forget the user: every tier, the hot state and the run ledger. Nothing of them is
     readable afterwards; idempotent."""
-    await c.forget(scope)
+    await records.forget(scope)
     return Response(status_code=204)
 
 
@@ -310,7 +326,7 @@ async def forget_user(scope: ScopeDep, c: ContainerDep) -> Response:
         }
     },
 )
-async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
+async def export_user(scope: ScopeDep, records: RecordsDep) -> StreamingResponse:
     """Every tier of the user as JSON lines, each with `tier` saying which: session,
     message, fact, knowledge, summary, journal. The last line is
     `{"tier": "end", "rows": {"session": 2, "message": 40, ...}}`; an export without it is
@@ -318,7 +334,7 @@ async def export_user(scope: ScopeDep, c: ContainerDep) -> StreamingResponse:
     lacks: 503) is a problem+json answer. One that happens later is a last line
     `{"tier": "error", "code": ..., "detail": ...}`, after which the connection is dropped
     (the chunked body is never terminated, so HTTP clients report it too)."""
-    rows = users.export(c.database.engine, scope, c.cipher)
+    rows = records.export(scope)
     first = await anext(rows)  # the key check runs here, before the answer starts
 
     def line(row: dict[str, Any]) -> bytes:

@@ -13,12 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from memory import users
 from memory.crypto import Cipher, KeyMissing, build_cipher, decode_key
 from memory.domain import Scope
 from memory.errors import ConfigurationError, CorruptState
 from memory.rls import owner_transaction
-from memory.rotation import key_counts, reseal_all
 from memory.settings import EncryptionSettings, Settings
 from service.api import create_app
 from service.container import Container, build_container
@@ -84,7 +82,7 @@ async def test_content_and_context_are_sealed_and_every_reader_sees_plaintext(
     await app.worker.embed()
     hits = await app.recall.recall(ANA, "what is my passport number?", k=1, tiers=["raw"])
     assert hits[0].text == SECRET
-    exported = [row async for row in users.export(app.database.engine, ANA, app.cipher)]
+    exported = [row async for row in app.records.export(ANA)]
     assert any(r.get("content") == SECRET for r in exported)
     assert any(r.get("context", {}).get("topic") == "passport renewal" for r in exported)
 
@@ -140,13 +138,13 @@ async def test_keys_rotate_in_the_background_and_the_old_key_can_then_go(
     await plain.close()
     first = await open_app(fresh_database, clock, {"k1": k1})
     await first.sessions.append(ANA, sid, "user", SECRET)
-    assert await key_counts(first.database.engine) == {"(plaintext)": 1, "k1": 1}
+    assert await first.rotation.key_counts() == {"(plaintext)": 1, "k1": 1}
     await first.close()
 
     k2 = new_key()
     both = await open_app(fresh_database, clock, {"k1": k1, "k2": k2})  # k2, listed last, seals
     assert await both.worker.reseal() == 3  # two messages and one session context
-    assert await key_counts(both.database.engine) == {"k2": 2}
+    assert await both.rotation.key_counts() == {"k2": 2}
     assert await both.worker.reseal() == 0
     await both.close()
 
@@ -155,7 +153,7 @@ async def test_keys_rotate_in_the_background_and_the_old_key_can_then_go(
         window = await only_k2.transcripts.window(ANA, sid)
         assert [m.content for m in window] == ["written before encryption was on", SECRET]
         assert (await only_k2.sessions.state(ANA, sid)).context.topic == "travel plans"
-        assert await reseal_all(only_k2.database.engine, only_k2.cipher) == 0
+        assert await only_k2.rotation.reseal_all() == 0
     finally:
         await only_k2.close()
 
