@@ -251,7 +251,7 @@ async def main(args: argparse.Namespace) -> None:
                 by_category.setdefault(dialogue.get("category", "original"), Score()).add(one)
                 if args.verbose:
                     explain(dialogue, facts)
-            label = app.worker._extractor.prompt_version
+            label = app.worker.tools.extractor.prompt_version
         finally:
             await app.close()
     report(score, f"split {args.split}: {len(dialogues)} dialogues, {label}")

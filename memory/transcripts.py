@@ -21,7 +21,7 @@ from memory.devices import DeviceGuard
 from memory.domain import Clock, Role, Scope
 from memory.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from memory.records import Message
-from memory.rls import bind, connection, transaction
+from memory.rls import SYSTEM, bind, connection, transaction
 from memory.sql import SESSION_EXISTS, scope_params
 from memory.users import ensure_user
 
@@ -64,6 +64,11 @@ ORDER BY seq LIMIT :limit
 """)
 
 
+# One tenant's raw messages archived longer ago than its retention window.
+_RETENTION = text("""
+DELETE FROM messages
+WHERE tenant_id = :tenant_id AND archived_at IS NOT NULL AND archived_at <= :archived_before
+""")
 _ARCHIVE = text(f"""
 UPDATE messages SET archived_at = :at
 WHERE {_SCOPED} AND session_id = :session_id AND archived_at IS NULL
@@ -286,6 +291,14 @@ class TranscriptStore:
         }
         async with transaction(self._engine, scope) as conn:
             result = await conn.execute(_ARCHIVE, params)
+        return result.rowcount
+
+    async def delete_archived(self, tenant_id: str, archived_before: datetime) -> int:
+        """Retention: delete one tenant's raw messages archived before `archived_before`,
+        for every user of the tenant; how many went."""
+        params = {"tenant_id": tenant_id, "archived_before": archived_before}
+        async with transaction(self._engine, SYSTEM) as conn:
+            result = await conn.execute(_RETENTION, params)
         return result.rowcount
 
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:

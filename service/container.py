@@ -59,12 +59,14 @@ class Container:
     rotation: KeyRotation
     backlog: Backlog
     cipher: Cipher = DISABLED
+    owns_embedder: bool = True  # False when the caller gave it, and closes it
 
     async def close(self) -> None:
         await self.session_store.close()
         if self.llm is not None:
             await self.llm.close()
-        await self.embedder.close()
+        if self.owns_embedder:
+            await self.embedder.close()
         await self.database.close()
 
 
@@ -91,14 +93,18 @@ async def migrated_database(settings: Settings) -> Database:
     return database
 
 
-async def build_container(settings: Settings, *, clock: Clock = system_clock) -> Container:
-    """Open the database (embedded by default), migrate it to head, and wire everything."""
+async def build_container(
+    settings: Settings, *, clock: Clock = system_clock, embedder: Embedder | None = None
+) -> Container:
+    """Open the database (embedded by default), migrate it to head, and wire everything.
+    `embedder` replaces the one of the settings (tests share one loaded model)."""
     llm = make_llm(settings)
     cipher = build_cipher(settings.encryption)  # bad keys stop the start, before anything
     database = await migrated_database(settings)
     engine = database.engine
     chars = settings.max_content_chars
-    embedder = make_embedder(settings.embedding, settings.llm)
+    given = embedder
+    embedder = given or make_embedder(settings.embedding, settings.llm)
     transcripts = TranscriptStore(engine, clock, chars, cipher)
     tenants = TenantStore(
         engine, settings.lifecycle, settings.session.tenant_cache_s, settings.resumption
@@ -167,4 +173,5 @@ async def build_container(settings: Settings, *, clock: Clock = system_clock) ->
         rotation=KeyRotation(engine, cipher),
         backlog=Backlog(engine),
         cipher=cipher,
+        owns_embedder=given is None,
     )

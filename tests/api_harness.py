@@ -42,9 +42,7 @@ async def make_api(
             "reflection": {"extraction": "rules"},
         }
     )
-    container = await build_container(settings, clock=clock)
-    container.recall._embedder = embedder
-    container.worker._embedder = embedder
+    container = await build_container(settings, clock=clock, embedder=embedder)
     app = create_app(container=container)
     transport = httpx.ASGITransport(app=app)
     admin = {"Authorization": f"Bearer {ADMIN}"}

@@ -206,8 +206,6 @@ async def app(
     settings = Settings.model_validate(
         {"database_url": fresh_database, "session": {"tenant_cache_s": 0}}
     )
-    container = await build_container(settings, clock=clock)
-    container.worker._embedder = embedder
-    container.recall._embedder = embedder
+    container = await build_container(settings, clock=clock, embedder=embedder)
     yield container
     await container.close()

@@ -20,8 +20,9 @@ from tests.conftest import TravelClock
 async def container(
     fresh_database: str, clock: TravelClock, embedder: SentenceTransformerEmbedder
 ) -> AsyncIterator[Container]:
-    built = await build_container(Settings(database_url=fresh_database), clock=clock)
-    built.recall._embedder = embedder
+    built = await build_container(
+        Settings(database_url=fresh_database), clock=clock, embedder=embedder
+    )
     yield built
     await built.close()
 

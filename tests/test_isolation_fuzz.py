@@ -59,9 +59,7 @@ async def world(
             "reflection": {"extraction": "rules"},
         }
     )
-    container = await build_container(settings, clock=clock)
-    container.recall._embedder = embedder
-    container.worker._embedder = embedder
+    container = await build_container(settings, clock=clock, embedder=embedder)
     app = create_app(container=container)
     sessions, message_ids = {}, []
     for tenant, user in itertools.product(TENANTS, USERS):

@@ -75,8 +75,7 @@ async def app(
             "reflection": {"extraction": "llm"},
         }
     )
-    container = await build_container(settings, clock=clock)
-    container.worker._embedder = embedder
+    container = await build_container(settings, clock=clock, embedder=embedder)
     assert container.llm is not None
     container.llm._backoff_s = 0.01  # keep the tests quick; the backoff logic is the same
     yield container

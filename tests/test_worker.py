@@ -32,8 +32,7 @@ async def app(
             "session": {"tenant_cache_s": 0},
         }
     )
-    container = await build_container(settings, clock=clock)
-    container.worker._embedder = embedder  # share the loaded model across tests
+    container = await build_container(settings, clock=clock, embedder=embedder)
     yield container
     await container.close()
 
@@ -178,8 +177,7 @@ async def test_two_workers_racing_do_everything_exactly_once(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
     rival_settings = app.settings.model_copy()
-    rival = await build_container(rival_settings, clock=clock)
-    rival.worker._embedder = embedder
+    rival = await build_container(rival_settings, clock=clock, embedder=embedder)
     try:
         for n in range(4):
             sid = uuid.uuid4()

@@ -1,0 +1,130 @@
+"""What every job works with (`Tools`), the tenant's choices of extractor and redactor,
+and the job boundary: a due list run job by job, where one failure is logged and the pass
+goes on."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from memory.crypto import DISABLED, Cipher
+from memory.domain import Clock, Scope
+from memory.embedder import Embedder
+from memory.errors import Forgotten
+from memory.facts import FactStore
+from memory.journal import JournalStore
+from memory.knowledge import KnowledgeStore
+from memory.llm import LLM
+from memory.rls import transaction
+from memory.session_store import SessionStore
+from memory.sessions import Sessions
+from memory.settings import ReflectionSettings, TenantReflection
+from memory.summaries import SummaryStore
+from memory.tenants import TenantStore
+from memory.transcripts import TranscriptStore
+from memory.users import UserStyles
+from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
+from reflection.ledger import Ledger
+from reflection.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+_SESSION = text("""
+SELECT extracted_seq, last_seq, status, started_at, last_active_at FROM sessions
+WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
+""")
+
+
+@dataclass(frozen=True)
+class Stores:
+    transcripts: TranscriptStore
+    facts: FactStore
+    knowledge: KnowledgeStore
+    summaries: SummaryStore
+    journal: JournalStore
+    sessions: Sessions
+    session_store: SessionStore
+    tenants: TenantStore
+    styles: UserStyles
+    cipher: Cipher = DISABLED
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What the jobs share: the stores, the models, the clock, the settings, the ledger."""
+
+    engine: AsyncEngine
+    stores: Stores
+    extractor: Extractor  # the service's; a tenant may choose another (`extractor_for`)
+    embedder: Embedder
+    llm: LLM | None
+    clock: Clock
+    settings: ReflectionSettings
+    ledger: Ledger
+
+    async def extractor_for(self, tenant_id: str) -> Extractor:
+        choice = (await self.stores.tenants.settings(tenant_id)).reflection
+        return chosen_extractor(choice, self.extractor, self.llm, self.settings, tenant_id)
+
+    async def redactor_for(self, tenant_id: str) -> Redactor:
+        """The tenant's kinds, else the service's; the service's patterns plus the
+        tenant's."""
+        choice = (await self.stores.tenants.settings(tenant_id)).reflection
+        kinds = self.settings.redact if choice.redact is None else choice.redact
+        return Redactor(kinds, self.settings.redact_patterns | (choice.redact_patterns or {}))
+
+    async def session_row(self, scope: Scope, sid: uuid.UUID) -> Row[Any] | None:
+        params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
+        async with transaction(self.engine, scope) as conn:
+            return (await conn.execute(_SESSION, params)).first()
+
+
+def chosen_extractor(
+    choice: TenantReflection,
+    default: Extractor,
+    llm: LLM | None,
+    settings: ReflectionSettings,
+    tenant_id: str,
+) -> Extractor:
+    """The tenant's choice of extraction mode and model, else the service's (pure but for
+    a warning when a tenant asks for an LLM the service does not have)."""
+    cap = settings.max_facts_per_message
+    if choice.extraction == "rules":
+        return RuleExtractor(cap)
+    if choice.extraction is None and choice.model is None:
+        return default
+    if llm is None:
+        log.warning(
+            "tenant %s asks for LLM extraction but no LLM is configured; using the rules",
+            tenant_id,
+        )
+        return RuleExtractor(cap)
+    return LLMExtractor(llm.using(choice.model) if choice.model else llm, cap)
+
+
+async def guarded(job: Callable[..., Awaitable[bool]], *args: object) -> int:
+    """A job boundary: a failure is in the ledger and the log, and the pass goes on."""
+    try:
+        return int(bool(await job(*args)))
+    except Forgotten as exc:  # not a failure: the user asked to be forgotten
+        log.info("job %s stopped: %s", getattr(job, "__name__", job), exc.message)
+        return 0
+    except Exception:
+        log.exception("job %s failed for %s", getattr(job, "__name__", job), args)
+        return 0
+
+
+async def run_due(
+    due: Iterable[Sequence[Any]], job: Callable[..., Awaitable[bool]], *, per_session: bool
+) -> int:
+    """Run `job` for every due row, (tenant, user, session) or (tenant, user); how many
+    finished."""
+    count = 0
+    for row in due:
+        scope = Scope(row[0], row[1])
+        count += await (guarded(job, scope, row[2]) if per_session else guarded(job, scope))
+    return count
