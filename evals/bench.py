@@ -24,9 +24,9 @@ from rich.progress import Progress
 
 from evals import bench_recall, eval_resume, synthetic
 from evals.report import machine_stamp, reports_dir
-from memory.domain import Role, Scope
-from memory.embedder import SentenceTransformerEmbedder
-from memory.settings import EmbeddingSettings, Settings
+from memory.core.domain import Role, Scope
+from memory.core.settings import EmbeddingSettings, Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
 

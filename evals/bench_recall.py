@@ -22,11 +22,11 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from evals import synthetic
-from memory.database import make_engine
-from memory.domain import Scope, system_clock
-from memory.embedder import SentenceTransformerEmbedder
-from memory.recall import Recall
-from memory.settings import EmbeddingSettings, RecallSettings
+from memory.core.domain import Scope, system_clock
+from memory.core.settings import EmbeddingSettings, RecallSettings
+from memory.infra.database import make_engine
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.stores.recall import Recall
 from service.scratch import fresh_database
 
 TENANT = "bench"

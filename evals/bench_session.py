@@ -17,13 +17,13 @@ import numpy as np
 import redis.asyncio as aioredis
 from rich.console import Console
 
-from memory.database import make_engine
-from memory.domain import Scope, system_clock
-from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
-from memory.sessions import Sessions
-from memory.settings import LifecycleSettings, SessionSettings
-from memory.tenants import TenantStore
-from memory.transcripts import TranscriptStore
+from memory.core.domain import Scope, system_clock
+from memory.core.settings import LifecycleSettings, SessionSettings
+from memory.infra.database import make_engine
+from memory.stores.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
+from memory.stores.sessions import Sessions
+from memory.stores.tenants import TenantStore
+from memory.stores.transcripts import TranscriptStore
 from service.scratch import fresh_database
 
 # Plain output: no markup, no highlighting; the numbers are the point.

@@ -17,8 +17,8 @@ from typing import Any
 
 from rich.console import Console
 
-from memory.domain import Scope
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
 

@@ -44,12 +44,12 @@ from evals.oracle import LABEL as ORACLE_LABEL
 from evals.oracle import MODEL as ORACLE_MODEL
 from evals.oracle import Oracle, Stats, load_observations, serve
 from evals.report import machine_stamp, reports_dir
-from memory.domain import Role, Scope, Tier
-from memory.errors import ConfigurationError
-from memory.recall import Recall
-from memory.records import RecallHit
-from memory.rls import TenantWide, transaction
-from memory.settings import LifecycleSettings, Settings
+from memory.core.domain import Role, Scope, Tier
+from memory.core.errors import ConfigurationError
+from memory.core.records import RecallHit
+from memory.core.settings import LifecycleSettings, Settings
+from memory.infra.rls import TenantWide, transaction
+from memory.stores.recall import Recall
 from reflection.extraction import RULES_VERSION
 from reflection.prompts import extraction as extraction_prompt
 from service.container import Container, build_container

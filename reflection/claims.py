@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.rls import connection
+from memory.infra.rls import connection
 
 _TRY = text("SELECT pg_try_advisory_lock(hashtextextended(:key, 11))")
 _RELEASE = text("SELECT pg_advisory_unlock(hashtextextended(:key, 11))")

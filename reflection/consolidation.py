@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from memory.facts import normalized_hash
-from memory.records import Fact
+from memory.core.records import Fact
+from memory.stores.facts import normalized_hash
 from reflection.extraction import Candidate
 
 NEAR_DUPLICATE_COSINE = 0.9

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from memory.domain import FactKind, Role
-from memory.records import Fact, Message
+from memory.core.domain import FactKind, Role
+from memory.core.records import Fact, Message
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]{3,}")
 _STOPWORDS = frozenset(

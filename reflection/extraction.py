@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from memory.domain import FactKind, Role
-from memory.llm import LLM, Usage
-from memory.records import Message
+from memory.core.domain import FactKind, Role
+from memory.core.records import Message
+from memory.infra.llm import LLM, Usage
 from reflection.observations import observe
 from reflection.prompts import extraction as prompt
 from reflection.rules import extract_rules

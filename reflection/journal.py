@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from memory.journal import render
-from memory.records import JournalSection, SectionKind
+from memory.core.records import JournalSection, SectionKind
+from memory.stores.journal import render
 from reflection.digest import Digest
 
 _DETAILED_SESSIONS = 4

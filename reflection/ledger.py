@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory import domain
-from memory.domain import Clock, Scope
-from memory.errors import Forgotten
-from memory.llm import Usage
-from memory.rls import SYSTEM, transaction
-from memory.sql import scope_params
+from memory.core import domain
+from memory.core.domain import Clock, Scope
+from memory.core.errors import Forgotten
+from memory.core.sql import scope_params
+from memory.infra.llm import Usage
+from memory.infra.rls import SYSTEM, transaction
 
 log = logging.getLogger(__name__)
 

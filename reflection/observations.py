@@ -18,8 +18,8 @@ from typing import Any
 import dateparser
 import pysbd
 
-from memory.domain import Role
-from memory.records import Message
+from memory.core.domain import Role
+from memory.core.records import Message
 
 MAX_SENTENCE_CHARS = 400
 MIN_CONTENT_WORDS = 4

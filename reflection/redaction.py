@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
-from memory.records import Message
-from memory.settings import compile_redact_pattern
+from memory.core.records import Message
+from memory.core.settings import compile_redact_pattern
 
 # Searches of one pattern in one message. RE2 is linear per search, but a pattern can make
 # each search scan to the end of the text; past this many the rest of the message is

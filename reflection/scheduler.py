@@ -10,7 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from memory.settings import LifecycleSettings, ReflectionSettings
+from memory.core.settings import LifecycleSettings, ReflectionSettings
 from reflection.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from memory.domain import Role
-from memory.records import Message, UserStyle
+from memory.core.domain import Role
+from memory.core.records import Message, UserStyle
 
 RECENT_WEIGHT = 0.3  # how much one new session moves the running figures
 MAX_SUBJECTS = 5

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memory.domain import FactKind
-from memory.llm import LLM, Usage
-from memory.records import Fact, Knowledge
+from memory.core.domain import FactKind
+from memory.core.records import Fact, Knowledge
+from memory.infra.llm import LLM, Usage
 from reflection.prompts import synthesis as prompt
 
 CLUSTER_COSINE = 0.45

@@ -7,10 +7,10 @@ from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Clock, Scope
-from memory.embedder import Embedder
-from memory.llm import LLM
-from memory.settings import ReflectionSettings
+from memory.core.domain import Clock, Scope
+from memory.core.settings import ReflectionSettings
+from memory.infra.embedder import Embedder
+from memory.infra.llm import LLM
 from reflection.extraction import Extractor
 from reflection.jobs.base import Stores, Tools
 from reflection.jobs.ending import Ending

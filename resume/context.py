@@ -9,19 +9,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from memory.domain import Clock, FactKind, Scope, Tier
-from memory.errors import NotFound
-from memory.facts import FactStore, normalized_hash
-from memory.journal import JournalStore
-from memory.loops import LOOP_KINDS, is_live, to_follow_up
-from memory.recall import Recall
-from memory.records import JournalSection, RecallHit, SectionKind, SessionSummary
-from memory.session_state import Flow, SessionState, WindowMessage
-from memory.sessions import Sessions
-from memory.settings import ResumptionSettings
-from memory.summaries import SummaryStore
-from memory.tenants import TenantStore
-from memory.users import UserStyles
+from memory.core.domain import Clock, FactKind, Scope, Tier
+from memory.core.errors import NotFound
+from memory.core.loops import LOOP_KINDS, is_live, to_follow_up
+from memory.core.records import JournalSection, RecallHit, SectionKind, SessionSummary
+from memory.core.session_state import Flow, SessionState, WindowMessage
+from memory.core.settings import ResumptionSettings
+from memory.stores.facts import FactStore, normalized_hash
+from memory.stores.journal import JournalStore
+from memory.stores.recall import Recall
+from memory.stores.sessions import Sessions
+from memory.stores.summaries import SummaryStore
+from memory.stores.tenants import TenantStore
+from memory.stores.users import UserStyles
 from resume.greeting import greeting
 from resume.policy import LastSession, Mode, Plan, plan
 from resume.profile import described, profile

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from memory.settings import ResumptionSettings
+from memory.core.settings import ResumptionSettings
 
 
 class Mode(StrEnum):

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memory.domain import FactKind
-from memory.records import Fact, UserStyle
+from memory.core.domain import FactKind
+from memory.core.records import Fact, UserStyle
 
 MAX_PREFERENCES = 5
 MAX_HEALTH = 4

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memory.errors import BackendUnavailable, ConfigurationError
-from memory.session_store import RedisSessionStore
-from memory.settings import ApiSettings, Settings
+from memory.core.errors import BackendUnavailable, ConfigurationError
+from memory.core.settings import ApiSettings, Settings
+from memory.stores.session_store import RedisSessionStore
 from service import problems
 from service.container import Container, build_container
 from service.deps import ContainerDep

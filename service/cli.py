@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from memory.errors import MemstrataError
-from memory.settings import Settings
+from memory.core.errors import MemstrataError
+from memory.core.settings import Settings
 from reflection.scheduler import build_scheduler
 from service import commands, logs
 from service.api import create_app

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from memory.domain import Scope
-from memory.errors import MemstrataError
-from memory.session_state import SessionState
+from memory.core.domain import Scope
+from memory.core.errors import MemstrataError
+from memory.core.session_state import SessionState
 from service import schemas
 from service.container import Container
 

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.progress import Progress
 
-from memory.errors import InvalidInput
-from memory.settings import Settings
+from memory.core.errors import InvalidInput
+from memory.core.settings import Settings
 from service.client import LocalClient
 from service.container import Container, build_container
 

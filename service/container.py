@@ -4,28 +4,28 @@ app's lifespan or a command's main, and closes them in reverse order."""
 import logging
 from dataclasses import dataclass
 
-from memory.api_keys import ApiKeyStore
-from memory.crypto import DISABLED, Cipher, build_cipher
-from memory.database import Database, open_database
-from memory.domain import Clock, system_clock
-from memory.embedder import Embedder, make_embedder
-from memory.errors import ConfigurationError
-from memory.facts import FactStore
-from memory.history import History
-from memory.journal import JournalStore
-from memory.knowledge import KnowledgeStore
-from memory.llm import LLM
-from memory.migrate import upgrade
-from memory.pending import Backlog
-from memory.recall import Recall
-from memory.rotation import KeyRotation
-from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
-from memory.sessions import Sessions
-from memory.settings import Settings
-from memory.summaries import SummaryStore
-from memory.tenants import TenantStore
-from memory.transcripts import TranscriptStore
-from memory.users import UserRecords, UserStyles
+from memory.core.crypto import DISABLED, Cipher, build_cipher
+from memory.core.domain import Clock, system_clock
+from memory.core.errors import ConfigurationError
+from memory.core.settings import Settings
+from memory.infra.database import Database, open_database
+from memory.infra.embedder import Embedder, make_embedder
+from memory.infra.llm import LLM
+from memory.infra.migrate import upgrade
+from memory.stores.api_keys import ApiKeyStore
+from memory.stores.facts import FactStore
+from memory.stores.history import History
+from memory.stores.journal import JournalStore
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.pending import Backlog
+from memory.stores.recall import Recall
+from memory.stores.rotation import KeyRotation
+from memory.stores.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
+from memory.stores.sessions import Sessions
+from memory.stores.summaries import SummaryStore
+from memory.stores.tenants import TenantStore
+from memory.stores.transcripts import TranscriptStore
+from memory.stores.users import UserRecords, UserStyles
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger
 from reflection.worker import Stores, Worker

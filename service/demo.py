@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from memory.domain import Scope
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
 from service.container import Container, build_container
 from service.scratch import SimClock, fresh_database
 

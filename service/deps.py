@@ -7,18 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 
-from memory.api_keys import ApiKeyStore
-from memory.domain import Scope, external_id
-from memory.facts import FactStore
-from memory.history import History
-from memory.journal import JournalStore
-from memory.knowledge import KnowledgeStore
-from memory.recall import Recall
-from memory.sessions import Sessions
-from memory.summaries import SummaryStore
-from memory.tenants import TenantStore
-from memory.transcripts import TranscriptStore
-from memory.users import UserRecords
+from memory.core.domain import Scope, external_id
+from memory.stores.api_keys import ApiKeyStore
+from memory.stores.facts import FactStore
+from memory.stores.history import History
+from memory.stores.journal import JournalStore
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.recall import Recall
+from memory.stores.sessions import Sessions
+from memory.stores.summaries import SummaryStore
+from memory.stores.tenants import TenantStore
+from memory.stores.transcripts import TranscriptStore
+from memory.stores.users import UserRecords
 from reflection.ledger import Ledger
 from resume.context import Resumer
 from service.container import Container

@@ -11,8 +11,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memory.api_keys import digest
-from memory.requests import request_id
+from memory.core.requests import request_id
+from memory.stores.api_keys import digest
 from service.deps import bearer_token
 from service.problems import problem
 

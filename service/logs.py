@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from memory.requests import request_id
+from memory.core.requests import request_id
 
 
 def _request_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from memory.settings import Settings
+from memory.core.settings import Settings
 from service.client import LocalClient
 from service.container import Container, build_container
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from memory.pending import Backlog
+from memory.stores.pending import Backlog
 from reflection.ledger import Ledger
 
 

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from memory.crypto import KeyMissing
-from memory.errors import (
+from memory.core.crypto import KeyMissing
+from memory.core.errors import (
     BackendUnavailable,
     ConfigurationError,
     Conflict,

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from memory.errors import InvalidInput, MemstrataError
-from memory.session_state import SessionState
+from memory.core.errors import InvalidInput, MemstrataError
+from memory.core.session_state import SessionState
 from service import schemas
 from service.deps import (
     ApiKeysDep,

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from memory.domain import FactKind, SessionStatus, Tier
-from memory.records import Message, Provenance, ScoreParts, SectionKind
-from memory.session_state import Flow, WindowMessage
-from memory.settings import LifecycleSettings, ResumptionSettings, TenantReflection
+from memory.core.domain import FactKind, SessionStatus, Tier
+from memory.core.records import Message, Provenance, ScoreParts, SectionKind
+from memory.core.session_state import Flow, WindowMessage
+from memory.core.settings import LifecycleSettings, ResumptionSettings, TenantReflection
 from resume.policy import Mode
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from memory.database import async_url, ensure_vector_extension, make_engine
-from memory.embedded import EmbeddedPostgres
-from memory.migrate import upgrade
+from memory.infra.database import async_url, ensure_vector_extension, make_engine
+from memory.infra.embedded import EmbeddedPostgres
+from memory.infra.migrate import upgrade
 
 
 @asynccontextmanager

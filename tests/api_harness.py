@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from memory.domain import Clock
-from memory.embedder import SentenceTransformerEmbedder
-from memory.settings import Settings
+from memory.core.domain import Clock
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
 from service.api import create_app
 from service.container import Container, build_container
 

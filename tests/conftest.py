@@ -20,11 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from memory.database import async_url, ensure_vector_extension, make_engine
-from memory.embedded import EmbeddedPostgres
-from memory.embedder import SentenceTransformerEmbedder
-from memory.migrate import upgrade
-from memory.settings import EmbeddingSettings, Settings
+from memory.core.settings import EmbeddingSettings, Settings
+from memory.infra.database import async_url, ensure_vector_extension, make_engine
+from memory.infra.embedded import EmbeddedPostgres
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.migrate import upgrade
 from service.container import Container, build_container
 from tests.api_harness import Api, make_api
 from tests.services import Serve, Service, new_tenant

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from memory.errors import InvalidInput
-from memory.settings import Settings
+from memory.core.errors import InvalidInput
+from memory.core.settings import Settings
 from service.api import UI_DIR, create_app
 from service.container import Container, build_container
 from tests.conftest import TravelClock

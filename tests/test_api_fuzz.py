@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memory.settings import Settings
+from memory.core.settings import Settings
 from service.api import create_app
 from service.container import build_container
 

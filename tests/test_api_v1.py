@@ -9,9 +9,9 @@ import uuid
 import httpx
 import pytest
 
-from memory.embedder import SentenceTransformerEmbedder
-from memory.errors import ConfigurationError
-from memory.settings import Settings
+from memory.core.errors import ConfigurationError
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
 from service import logs
 from service.api import create_app
 from tests.api_harness import Api, make_api, problem_of
@@ -224,7 +224,7 @@ def test_no_auth_is_refused_off_loopback() -> None:
 async def test_request_ids_reach_the_answer_and_the_log_events(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="memory.sessions"):
+    with caplog.at_level(logging.INFO, logger="memory.stores.sessions"):
         response = await post_message(
             api, str(uuid.uuid4()), "hello", headers_extra={"X-Request-Id": "req-abc"}
         )
@@ -238,7 +238,7 @@ async def test_request_ids_reach_the_answer_and_the_log_events(
 def test_logs_are_json_lines_with_the_event_fields(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure(json_lines=True)
     try:
-        logging.getLogger("memory.sessions").info(
+        logging.getLogger("memory.stores.sessions").info(
             "session put written", extra={"layer": "session", "tenant": "acme", "op": "put"}
         )
         line = capsys.readouterr().err.strip().splitlines()[-1]

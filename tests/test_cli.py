@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from memory.settings import LifecycleSettings, ReflectionSettings, Settings
+from memory.core.settings import LifecycleSettings, ReflectionSettings, Settings
 from reflection.scheduler import build_scheduler
 from service.cli import app
 from service.container import Container, build_container

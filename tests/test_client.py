@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from memory.embedder import SentenceTransformerEmbedder
-from memory.errors import Conflict
-from memory.settings import Settings
+from memory.core.errors import Conflict
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
 from service.api import create_app
 from service.client import ApiError, LocalClient, MemstrataClient
 from service.container import Container, build_container

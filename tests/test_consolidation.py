@@ -4,9 +4,9 @@ budget, and the reconciliation of drafted insights with the knowledge already th
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from memory.domain import FactKind, Scope
-from memory.journal import render
-from memory.records import Fact, JournalSection, Knowledge, SectionKind
+from memory.core.domain import FactKind, Scope
+from memory.core.records import Fact, JournalSection, Knowledge, SectionKind
+from memory.stores.journal import render
 from reflection.consolidation import decide
 from reflection.digest import Digest
 from reflection.extraction import Candidate

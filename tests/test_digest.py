@@ -5,9 +5,9 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from memory.domain import FactKind, Role, Scope
-from memory.journal import render
-from memory.records import Fact, Message
+from memory.core.domain import FactKind, Role, Scope
+from memory.core.records import Fact, Message
+from memory.stores.journal import render
 from reflection.digest import digest, title
 from reflection.journal import compose
 

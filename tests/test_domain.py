@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory import domain
-from memory.domain import Role, Scope
-from memory.errors import InvalidInput
-from memory.facts import normalized_hash
-from memory.sql import vector_literal
+from memory.core import domain
+from memory.core.domain import Role, Scope
+from memory.core.errors import InvalidInput
+from memory.core.sql import vector_literal
+from memory.stores.facts import normalized_hash
 
 
 @pytest.mark.parametrize("bad", ["", " ", "a b", "x" * 129, "-lead", "ä", None, 7])

@@ -6,9 +6,9 @@ import math
 import pytest
 from pydantic import SecretStr
 
-from memory.embedder import OpenAIEmbedder, SentenceTransformerEmbedder, make_embedder
-from memory.errors import BackendUnavailable, ConfigurationError
-from memory.settings import EmbeddingSettings, LLMSettings
+from memory.core.errors import BackendUnavailable, ConfigurationError
+from memory.core.settings import EmbeddingSettings, LLMSettings
+from memory.infra.embedder import OpenAIEmbedder, SentenceTransformerEmbedder, make_embedder
 from tests.openai_standin import Reply, StandIn, serve
 
 

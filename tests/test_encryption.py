@@ -13,11 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from memory.crypto import Cipher, KeyMissing, build_cipher, decode_key
-from memory.domain import Scope
-from memory.errors import ConfigurationError, CorruptState
-from memory.rls import owner_transaction
-from memory.settings import EncryptionSettings, Settings
+from memory.core.crypto import Cipher, KeyMissing, build_cipher, decode_key
+from memory.core.domain import Scope
+from memory.core.errors import ConfigurationError, CorruptState
+from memory.core.settings import EncryptionSettings, Settings
+from memory.infra.rls import owner_transaction
 from service.api import create_app
 from service.container import Container, build_container
 from tests.conftest import TravelClock

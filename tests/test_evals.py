@@ -14,11 +14,11 @@ import pytest
 from rich.console import Console
 
 from evals import bench, locomo, locomo_data, oracle
-from memory.domain import Role, Scope
-from memory.errors import BackendUnavailable
-from memory.llm import LLM, Usage
-from memory.records import Message
-from memory.settings import LLMSettings
+from memory.core.domain import Role, Scope
+from memory.core.errors import BackendUnavailable
+from memory.core.records import Message
+from memory.core.settings import LLMSettings
+from memory.infra.llm import LLM, Usage
 from reflection.extraction import LLMExtractor
 from reflection.prompts import extraction, summary
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from memory.domain import Scope
-from memory.rls import owner_transaction
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
+from memory.infra.rls import owner_transaction
 from service.api import create_app
 from service.client import ApiError, MemstrataClient
 from service.container import Container, build_container

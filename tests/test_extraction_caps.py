@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from memory.domain import FactKind, Role, Scope
-from memory.llm import LLM, Usage
-from memory.records import Message
-from memory.settings import LLMSettings, ReflectionSettings
+from memory.core.domain import FactKind, Role, Scope
+from memory.core.records import Message
+from memory.core.settings import LLMSettings, ReflectionSettings
+from memory.infra.llm import LLM, Usage
 from reflection.extraction import (
     MAX_FACTS_PER_MESSAGE,
     Candidate,
@@ -109,10 +109,10 @@ _ADVERSARIAL = textwrap.dedent(
     """
     import asyncio, json, sys, uuid
     from datetime import UTC, datetime
-    from memory.domain import Role, Scope
-    from memory.llm import Usage
-    from memory.records import Message
-    from memory.settings import REDACT_KINDS
+    from memory.core.domain import Role, Scope
+    from memory.infra.llm import Usage
+    from memory.core.records import Message
+    from memory.core.settings import REDACT_KINDS
     from reflection.extraction import RuleExtractor
     from reflection.redaction import Redactor
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from memory.embedder import SentenceTransformerEmbedder
-from memory.rls import owner_transaction
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.rls import owner_transaction
 from tests.api_harness import Api, make_api, problem_of
 from tests.conftest import TravelClock
 

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Scope
-from memory.embedder import SentenceTransformerEmbedder
-from memory.errors import InvalidInput, NotFound
-from memory.facts import FactStore
-from memory.journal import JournalStore, note
-from memory.knowledge import KnowledgeStore
-from memory.pending import embed_pending
-from memory.recall import Recall
-from memory.records import Fact, Knowledge, Message
-from memory.settings import RecallSettings
-from memory.summaries import SummaryStore
-from memory.transcripts import TranscriptStore
+from memory.core.domain import Scope
+from memory.core.errors import InvalidInput, NotFound
+from memory.core.records import Fact, Knowledge, Message
+from memory.core.settings import RecallSettings
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.stores.facts import FactStore
+from memory.stores.journal import JournalStore, note
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.pending import embed_pending
+from memory.stores.recall import Recall
+from memory.stores.summaries import SummaryStore
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 OWNER = Scope("tenant-a", "user-1")

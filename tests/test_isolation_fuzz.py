@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from memory.domain import Scope
-from memory.embedder import SentenceTransformerEmbedder
-from memory.journal import note
-from memory.rls import owner_transaction
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.rls import owner_transaction
+from memory.stores.journal import note
 from service.api import create_app
 from service.container import Container, build_container
 from tests.conftest import TravelClock

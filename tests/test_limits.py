@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from memory.embedder import SentenceTransformerEmbedder
+from memory.infra.embedder import SentenceTransformerEmbedder
 from service.api import create_app
 from service.limits import TokenBucket
 from tests.api_harness import Api, make_api, problem_of

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import text
 
-from memory.domain import Scope
-from memory.embedder import SentenceTransformerEmbedder
-from memory.records import JournalEntry, JournalSection, SectionKind
-from memory.rls import owner_transaction
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.records import JournalEntry, JournalSection, SectionKind
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.rls import owner_transaction
 from service.container import Container, build_container
 from tests.conftest import TravelClock
 from tests.openai_standin import Reply, StandIn, chat, serve

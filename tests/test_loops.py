@@ -5,9 +5,9 @@ question is closed by the worker and never greets the user again."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from memory.domain import FactKind, Scope
-from memory.loops import LOOP_LIFETIME, is_live, to_follow_up
-from memory.records import Fact
+from memory.core.domain import FactKind, Scope
+from memory.core.loops import LOOP_LIFETIME, is_live, to_follow_up
+from memory.core.records import Fact
 from resume.policy import Mode
 from service.container import Container
 

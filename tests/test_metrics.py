@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from memory.domain import Scope
+from memory.core.domain import Scope
 from service.api import create_app
 from service.metrics import Metrics
 from tests.api_harness import Api

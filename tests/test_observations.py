@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.domain import FactKind, Role, Scope, Tier
-from memory.recall import distinct
-from memory.records import Message, Provenance, RecallHit, ScoreParts
+from memory.core.domain import FactKind, Role, Scope, Tier
+from memory.core.records import Message, Provenance, RecallHit, ScoreParts
+from memory.stores.recall import distinct
 from reflection.observations import importance, observe, resolved, third_person
 from service.container import Container
 

@@ -3,8 +3,8 @@
 import uuid
 from datetime import UTC, datetime
 
-from memory.domain import FactKind, Scope
-from memory.records import Fact
+from memory.core.domain import FactKind, Scope
+from memory.core.records import Fact
 from resume.profile import profile
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -9,18 +9,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import make_engine
-from memory.domain import Scope, Tier
-from memory.embedder import SentenceTransformerEmbedder
-from memory.errors import InvalidInput
-from memory.facts import FactStore
-from memory.knowledge import KnowledgeStore
-from memory.pending import embed_pending
-from memory.recall import Recall
-from memory.rls import owner_transaction, transaction
-from memory.settings import RecallSettings
-from memory.summaries import SummaryStore
-from memory.transcripts import TranscriptStore
+from memory.core.domain import Scope, Tier
+from memory.core.errors import InvalidInput
+from memory.core.settings import RecallSettings
+from memory.infra.database import make_engine
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.rls import owner_transaction, transaction
+from memory.stores.facts import FactStore
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.pending import embed_pending
+from memory.stores.recall import Recall
+from memory.stores.summaries import SummaryStore
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 ALICE = Scope("acme", "alice")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from memory.domain import Scope
-from memory.errors import InvalidInput
-from memory.rls import owner_transaction
-from memory.settings import REDACT_KINDS, Settings
+from memory.core.domain import Scope
+from memory.core.errors import InvalidInput
+from memory.core.settings import REDACT_KINDS, Settings
+from memory.infra.rls import owner_transaction
 from reflection.redaction import Redactor, iban_ok, luhn_ok
 from service.container import Container, build_container
 from tests.conftest import TravelClock
@@ -133,7 +133,7 @@ def test_text_that_is_not_valid_unicode_survives() -> None:
 # the adversarial texts would be quadratic for a careless built-in pattern.
 _LINEAR = textwrap.dedent(
     """
-    from memory.settings import REDACT_KINDS
+    from memory.core.settings import REDACT_KINDS
     from reflection.redaction import Redactor
 
     assert Redactor([], {"evil": r"(a+)+$"}).redact("a" * 30 + "!") == "a" * 30 + "!"

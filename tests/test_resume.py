@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from memory.domain import Scope
-from memory.settings import ResumptionSettings
+from memory.core.domain import Scope
+from memory.core.settings import ResumptionSettings
 from resume.greeting import greeting
 from resume.policy import LastSession, Mode, plan
 from resume.render import message_tokens

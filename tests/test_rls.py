@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from memory.database import make_engine
-from memory.domain import Scope
-from memory.journal import note
-from memory.rls import APP_ROLE, SYSTEM, Access, TenantWide, owner_transaction, transaction
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
+from memory.infra.database import make_engine
+from memory.infra.rls import APP_ROLE, SYSTEM, Access, TenantWide, owner_transaction, transaction
+from memory.stores.journal import note
 from reflection.ledger import Ledger
 from service.container import Container, build_container
 from tests.conftest import TravelClock, database_url

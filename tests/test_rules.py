@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from memory.domain import FactKind, Role, Scope
-from memory.records import Message
+from memory.core.domain import FactKind, Role, Scope
+from memory.core.records import Message
 from reflection.rules import MAX_FACTS_SCANNED, extract_rules
 from reflection.rules.plans import base_form
 

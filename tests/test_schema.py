@@ -16,11 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import ensure_vector_extension, make_engine, open_database
-from memory.errors import ConfigurationError
-from memory.migrate import head_revision, upgrade
-from memory.schema import metadata
-from memory.settings import Settings
+from memory.core.errors import ConfigurationError
+from memory.core.settings import Settings
+from memory.infra.database import ensure_vector_extension, make_engine, open_database
+from memory.infra.migrate import head_revision, upgrade
+from memory.infra.schema import metadata
 from tests.conftest import database_url
 
 

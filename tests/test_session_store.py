@@ -15,10 +15,9 @@ import zstandard
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Scope
-from memory.errors import CorruptState
-from memory.rls import transaction
-from memory.session_state import (
+from memory.core.domain import Scope
+from memory.core.errors import CorruptState
+from memory.core.session_state import (
     COMPRESS_ABOVE_BYTES,
     Context,
     Flow,
@@ -26,8 +25,9 @@ from memory.session_state import (
     WindowMessage,
     encode,
 )
-from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
-from memory.transcripts import TranscriptStore
+from memory.infra.rls import transaction
+from memory.stores.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 ALICE = Scope("acme", "alice")

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Scope
-from memory.errors import Conflict, InvalidInput, NotFound, OtherDeviceActive
-from memory.requests import request_id
-from memory.rls import owner_transaction
-from memory.session_state import Flow, SessionState
-from memory.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
-from memory.sessions import Sessions
-from memory.settings import LifecycleSettings, SessionSettings
-from memory.tenants import TenantStore
-from memory.transcripts import TranscriptStore
+from memory.core.domain import Scope
+from memory.core.errors import Conflict, InvalidInput, NotFound, OtherDeviceActive
+from memory.core.requests import request_id
+from memory.core.session_state import Flow, SessionState
+from memory.core.settings import LifecycleSettings, SessionSettings
+from memory.infra.rls import owner_transaction
+from memory.stores.session_store import PostgresSessionStore, RedisSessionStore, SessionStore
+from memory.stores.sessions import Sessions
+from memory.stores.tenants import TenantStore
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 ALICE = Scope("acme", "alice")
@@ -283,7 +283,7 @@ async def test_corrupt_cache_entries_are_rebuilt_from_postgres(
     sid = uuid.uuid4()
     turn = await sessions.append(ALICE, sid, "user", "my order number is 4471")
     await overwrite_cache(sessions, engine, redis_url, sid, turn.state.version, payload)
-    with caplog.at_level(logging.WARNING, logger="memory.sessions"):
+    with caplog.at_level(logging.WARNING, logger="memory.stores.sessions"):
         state = await sessions.state(ALICE, sid)
     assert state == await rebuilt(sessions, sid)
     assert [m.content for m in state.window] == ["my order number is 4471"]
@@ -378,7 +378,7 @@ async def test_every_state_read_and_write_is_logged(
     sid = uuid.uuid4()
     token = request_id.set("req-123")
     try:
-        with caplog.at_level(logging.INFO, logger="memory.sessions"):
+        with caplog.at_level(logging.INFO, logger="memory.stores.sessions"):
             await sessions.append(ALICE, sid, "user", "hello")
             await sessions.state(ALICE, sid)
     finally:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import zstandard
 
-from memory.errors import CorruptState
-from memory.session_state import (
+from memory.core.errors import CorruptState
+from memory.core.session_state import (
     MAX_STATE_BYTES,
     Context,
     SessionState,

@@ -4,8 +4,8 @@ less, described in one line of the context block."""
 import uuid
 from datetime import UTC, datetime
 
-from memory.domain import Role, Scope
-from memory.records import Message, UserStyle
+from memory.core.domain import Role, Scope
+from memory.core.records import Message, UserStyle
 from reflection.style import updated
 from resume.profile import described
 from service.container import Container

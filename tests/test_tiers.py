@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import FactKind, Scope
-from memory.errors import Conflict, InvalidInput, NotFound
-from memory.facts import FactStore
-from memory.journal import JournalStore, note
-from memory.knowledge import KnowledgeStore
-from memory.summaries import SummaryStore
-from memory.transcripts import TranscriptStore
+from memory.core.domain import FactKind, Scope
+from memory.core.errors import Conflict, InvalidInput, NotFound
+from memory.stores.facts import FactStore
+from memory.stores.journal import JournalStore, note
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.summaries import SummaryStore
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 ALICE = Scope("acme", "alice")

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Role, Scope
-from memory.errors import IdempotencyMismatch, InvalidInput, NotFound
-from memory.rls import owner_transaction
-from memory.transcripts import TranscriptStore
+from memory.core.domain import Role, Scope
+from memory.core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from memory.infra.rls import owner_transaction
+from memory.stores.transcripts import TranscriptStore
 from tests.conftest import TravelClock
 
 ALICE = Scope("acme", "alice")

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import FactKind, Scope
-from memory.embedder import SentenceTransformerEmbedder
-from memory.rls import owner_transaction
-from memory.session_store import PostgresSessionStore
-from memory.settings import Settings
+from memory.core.domain import FactKind, Scope
+from memory.core.settings import Settings
+from memory.infra.embedder import SentenceTransformerEmbedder
+from memory.infra.rls import owner_transaction
+from memory.stores.session_store import PostgresSessionStore
 from service.container import Container, build_container
 from tests.conftest import TravelClock
 

@@ -11,22 +11,22 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.crypto import DISABLED, Cipher
-from memory.domain import Clock, Scope
-from memory.embedder import Embedder
-from memory.errors import Forgotten
-from memory.facts import FactStore
-from memory.journal import JournalStore
-from memory.knowledge import KnowledgeStore
-from memory.llm import LLM
-from memory.rls import transaction
-from memory.session_store import SessionStore
-from memory.sessions import Sessions
-from memory.settings import ReflectionSettings, TenantReflection
-from memory.summaries import SummaryStore
-from memory.tenants import TenantStore
-from memory.transcripts import TranscriptStore
-from memory.users import UserStyles
+from memory.core.crypto import DISABLED, Cipher
+from memory.core.domain import Clock, Scope
+from memory.core.errors import Forgotten
+from memory.core.settings import ReflectionSettings, TenantReflection
+from memory.infra.embedder import Embedder
+from memory.infra.llm import LLM
+from memory.infra.rls import transaction
+from memory.stores.facts import FactStore
+from memory.stores.journal import JournalStore
+from memory.stores.knowledge import KnowledgeStore
+from memory.stores.session_store import SessionStore
+from memory.stores.sessions import Sessions
+from memory.stores.summaries import SummaryStore
+from memory.stores.tenants import TenantStore
+from memory.stores.transcripts import TranscriptStore
+from memory.stores.users import UserStyles
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
 from reflection.ledger import Ledger
 from reflection.redaction import Redactor

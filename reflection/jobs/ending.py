@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 
-from memory import session_rows
-from memory.domain import FactKind, Scope, SessionStatus
-from memory.errors import BackendUnavailable
-from memory.llm import MalformedOutput
-from memory.loops import LOOP_KINDS, is_live
-from memory.records import Fact, Message, UserStyle
-from memory.rls import SYSTEM, lease, transaction
+from memory.core.domain import FactKind, Scope, SessionStatus
+from memory.core.errors import BackendUnavailable
+from memory.core.loops import LOOP_KINDS, is_live
+from memory.core.records import Fact, Message, UserStyle
+from memory.infra.llm import MalformedOutput
+from memory.infra.rls import SYSTEM, lease, transaction
+from memory.stores import session_rows
 from reflection import journal, style
 from reflection.claims import claim
 from reflection.digest import Digest, digest, title

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from memory import session_rows
-from memory.domain import FactKind, Scope
-from memory.records import Message
-from memory.rls import SYSTEM, lease, transaction
+from memory.core.domain import FactKind, Scope
+from memory.core.records import Message
+from memory.infra.rls import SYSTEM, lease, transaction
+from memory.stores import session_rows
 from reflection.claims import claim
 from reflection.consolidation import decide
 from reflection.extraction import Candidate

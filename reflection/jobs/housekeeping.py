@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from memory.pending import embed_pending
-from memory.rotation import KeyRotation
-from memory.session_store import PostgresSessionStore
+from memory.stores.pending import embed_pending
+from memory.stores.rotation import KeyRotation
+from memory.stores.session_store import PostgresSessionStore
 from reflection.jobs.base import Tools
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import text
 
-from memory.domain import TYPED_KINDS, Scope
-from memory.records import Fact
-from memory.rls import SYSTEM, lease, transaction
+from memory.core.domain import TYPED_KINDS, Scope
+from memory.core.records import Fact
+from memory.infra.rls import SYSTEM, lease, transaction
 from reflection import synthesis
 from reflection.claims import claim
 from reflection.jobs.base import Tools, run_due

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from memory.domain import FactKind
-from memory.records import Message
+from memory.core.domain import FactKind
+from memory.core.records import Message
 
 VERSION = "extraction-2026-11-30"
 

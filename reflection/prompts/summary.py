@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from memory.records import Fact, Message
+from memory.core.records import Fact, Message
 from reflection.prompts.extraction import render as render_messages
 
 VERSION = "summary-2026-12-01"

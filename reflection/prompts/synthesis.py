@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from memory.records import Fact
+from memory.core.records import Fact
 
 VERSION = "synthesis-2026-11-21"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from memory.domain import FactKind
-from memory.records import Message
+from memory.core.domain import FactKind
+from memory.core.records import Message
 
 
 @dataclass(frozen=True)

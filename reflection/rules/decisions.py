@@ -3,7 +3,7 @@ barn", "let's go with the wellington", "we opted for…" — dated by when it wa
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import Rule, RuleFact, Said, clean, fact, first, said_on
 
 _DECISION = re.compile(

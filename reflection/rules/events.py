@@ -5,7 +5,7 @@ the middle of ("I'm training for the Berlin marathon", "I'm studying web design"
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import Rule, RuleFact, Said, clean, fact, said_on
 from reflection.rules.dates import FUTURE, PAST, event_note, without
 

@@ -5,7 +5,7 @@ sister is coeliac") are not the user's."""
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import Rule, RuleFact, Said, clean, fact, first, said_on
 
 _HOW = (

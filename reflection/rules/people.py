@@ -5,7 +5,7 @@ is remembered for the rest of the extraction, so "her fiancé Marco" can say who
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import (
     NAME,
     NOT_NAMES,

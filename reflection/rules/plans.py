@@ -6,7 +6,7 @@ habits ("every Sunday") and "I'll think about it" are not plans."""
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import Rule, RuleFact, Said, clean, third_person
 from reflection.rules.dates import FUTURE, FUTURE_PHRASE, plan_date, plan_note, without
 

@@ -4,7 +4,7 @@ mind supersedes."""
 
 import re
 
-from memory.domain import FactKind
+from memory.core.domain import FactKind
 from reflection.rules.base import ADVERBS, PHRASE, Rule, RuleFact, Said, article, clean, fact
 
 # A like may run on past a comma when what follows is not a new clause: "I love slow, quiet

@@ -4,8 +4,8 @@ same thing supersedes ("occupation", "residence")."""
 
 import re
 
-from memory.domain import FactKind
-from memory.records import Message
+from memory.core.domain import FactKind
+from memory.core.records import Message
 from reflection.rules.base import (
     NOT_NAMES,
     PLACE,

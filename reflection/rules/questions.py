@@ -5,8 +5,8 @@ about — and what they said they cannot decide ("still not sure whether to leas
 import re
 from collections.abc import Iterator, Sequence
 
-from memory.domain import FactKind, Role
-from memory.records import Message
+from memory.core.domain import FactKind, Role
+from memory.core.records import Message
 from reflection.rules.base import SENTENCE, RuleFact, clean
 
 _UNSURE = re.compile(

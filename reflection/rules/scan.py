@@ -5,8 +5,8 @@ import re
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from memory.domain import FactKind, Role
-from memory.records import Message
+from memory.core.domain import FactKind, Role
+from memory.core.records import Message
 from reflection.rules import decisions, events, health, people, plans, preferences, profile
 from reflection.rules.base import SENTENCE, Person, Rule, RuleFact, Said
 from reflection.rules.questions import open_questions

@@ -19,8 +19,8 @@ import psutil
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from memory.database import open_database
-from memory.settings import Settings
+from memory.core.settings import Settings
+from memory.infra.database import open_database
 from tests.services import Service, new_tenant
 
 RECOVER_WITHIN_S = 60.0

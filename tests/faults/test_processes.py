@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.rls import owner_transaction
+from memory.infra.rls import owner_transaction
 from tests.faults.conftest import Proxy, via_proxy
 from tests.services import Serve
 

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.domain import Scope
-from memory.rls import owner_transaction
-from memory.settings import Settings
+from memory.core.domain import Scope
+from memory.core.settings import Settings
+from memory.infra.rls import owner_transaction
 from service.container import build_container
 from tests.services import Serve, free_port
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from memory.database import make_engine
-from memory.rls import owner_transaction
+from memory.infra.database import make_engine
+from memory.infra.rls import owner_transaction
 from tests.services import Service, new_tenant
 
 # A Redis DB index of this suite's own (the unit tests use 9).
