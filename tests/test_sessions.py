@@ -300,7 +300,7 @@ async def overwrite_cache(
     version: int,
     payload: bytes,
 ) -> None:
-    store = sessions._store
+    store = sessions._cache.store
     if isinstance(store, RedisSessionStore):
         client = RedisSessionStore(redis_url)._redis
         await client.hset(store.key(ALICE, sid), mapping={"v": str(version), "d": payload})
@@ -317,8 +317,8 @@ async def test_a_stale_cache_entry_is_not_trusted(sessions: Sessions) -> None:
     sid = uuid.uuid4()
     first = await sessions.append(ALICE, sid, "user", "one")
     await sessions.append(ALICE, sid, "user", "two")
-    await sessions._store.delete(ALICE, sid)
-    await sessions._store.put(
+    await sessions._cache.store.delete(ALICE, sid)
+    await sessions._cache.store.put(
         first.state, ttl_s=600, read_at=sessions._clock()
     )  # as if the second save never arrived
     state = await sessions.state(ALICE, sid)
@@ -405,7 +405,7 @@ async def test_session_state_is_isolated(sessions: Sessions, stranger: Scope) ->
     with pytest.raises(NotFound):
         await sessions.update(stranger, sid, turn.state.version, topic="x")
     assert await sessions.latest(stranger) is None
-    assert await sessions._store.get(stranger, sid) is None
+    assert await sessions._cache.store.get(stranger, sid) is None
     # The same id is the stranger's own session: it neither sees nor touches alice's.
     theirs = await sessions.append(stranger, sid, "user", "sneak", device_id="laptop")
     assert [m.content for m in theirs.state.window] == ["sneak"]

@@ -4,6 +4,7 @@ way back in so that a corrupt cache entry is detected, never trusted."""
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.core.crypto import DISABLED, Cipher, KeyMissing, session_aad
 from memory.core.domain import Role, Scope, SessionStatus
-from memory.core.errors import CorruptState
+from memory.core.errors import CorruptState, InvalidInput
+from memory.core.records import Message
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE_BYTES = 100 * 1024
@@ -174,3 +176,57 @@ def decode(
         return SessionState.model_validate(data)
     except ValidationError as exc:
         raise CorruptState(f"session entry has wrong types: {exc.error_count()} errors") from exc
+
+
+class _Unset:
+    """Marks a context field the caller leaves as it is."""
+
+
+UNSET: Any = _Unset()
+
+
+def with_message(
+    state: SessionState, message: Message, version: int, window_size: int
+) -> SessionState:
+    """The state one append later: the message joins the window in `seq` order."""
+    entry = WindowMessage(
+        id=message.id,
+        seq=message.seq,
+        role=message.role,
+        content=message.content,
+        created_at=message.created_at,
+        device_id=message.device_id,
+    )
+    window = sorted((*(m for m in state.window if m.id != message.id), entry), key=_seq)
+    return state.model_copy(
+        update={
+            "window": tuple(window[-window_size:]),
+            "turn_count": state.turn_count + (message.role is Role.USER),
+            "last_active_at": max(state.last_active_at, message.created_at),
+            "device_id": message.device_id or state.device_id,
+            "status": SessionStatus.ACTIVE,
+            "version": version,
+        }
+    )
+
+
+def _seq(message: WindowMessage) -> int:
+    return message.seq
+
+
+def changed(
+    context: Context, changes: dict[str, Any], add_totals: RunTotals | Mapping[str, int] | None
+) -> Context:
+    """The context with `changes` (fields left `UNSET` stay) and `add_totals` added."""
+    update = {name: value for name, value in changes.items() if value is not UNSET}
+    if "entities" in update:
+        update["entities"] = tuple(update["entities"])
+    if "open_questions" in update:
+        update["open_questions"] = tuple(update["open_questions"])
+    try:
+        if add_totals is not None:
+            update["totals"] = context.totals.plus(RunTotals.model_validate(add_totals))
+        return Context.model_validate(context.model_dump() | update)
+    except ValidationError as exc:
+        field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "context"
+        raise InvalidInput(field, exc.errors()[0]["msg"]) from exc

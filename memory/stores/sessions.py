@@ -17,23 +17,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.core import domain
 from memory.core.crypto import DISABLED, Cipher
-from memory.core.domain import Clock, Role, Scope, SessionStatus
-from memory.core.errors import BackendUnavailable, Conflict, CorruptState, InvalidInput, NotFound
+from memory.core.domain import Clock, Role, Scope
+from memory.core.errors import Conflict, CorruptState, InvalidInput, NotFound
 from memory.core.lifecycle import restorable, status_at
 from memory.core.records import Message
-from memory.core.requests import request_id
-from memory.core.session_state import Context, Flow, RunTotals, SessionState, WindowMessage
+from memory.core.session_state import (
+    UNSET,
+    Context,
+    Flow,
+    RunTotals,
+    SessionState,
+    WindowMessage,
+    changed,
+    with_message,
+)
 from memory.core.settings import SessionSettings
 from memory.core.sql import scope_params
 from memory.infra.rls import SYSTEM, transaction
 from memory.stores import session_rows as rows
 from memory.stores.devices import DeviceGuard
+from memory.stores.hot_cache import HotCache
 from memory.stores.session_store import SessionStore
 from memory.stores.tenants import TenantStore
 from memory.stores.transcripts import Appended, TranscriptStore
@@ -56,13 +64,6 @@ SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.versi
             ORDER BY seq DESC LIMIT :window) AS w) AS window
 FROM sessions s WHERE {_SCOPED}
 """)
-
-
-class _Unset:
-    """Marks a context field the caller leaves as it is."""
-
-
-UNSET: Any = _Unset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +103,15 @@ class Sessions:
         self._engine = engine
         self._cipher = cipher
         self._transcripts = transcripts
-        self._store = store
+        self._cache = HotCache(store, tenants)
         self._tenants = tenants
         self._clock = clock
         self._window = settings.window_messages
-        # Why the cache could not answer, by reason: missing, stale, corrupt, unavailable.
-        self.recoveries: Counter[str] = Counter()
+
+    @property
+    def recoveries(self) -> Counter[str]:
+        """Why the cache could not answer, by reason: missing, stale, corrupt, unavailable."""
+        return self._cache.recoveries
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -147,16 +151,16 @@ class Sessions:
         return Turn(appended.message, await self._present(state), replayed=False)
 
     async def _advance(self, scope: Scope, sid: uuid.UUID, appended: Appended) -> SessionState:
-        cached = await self._cached(scope, sid, count_missing=False)
+        cached = await self._cache.get(scope, sid, count_missing=False)
         version = appended.session_version
         assert version is not None
         read_at = appended.read_at
         assert read_at is not None
         if cached is not None and cached.version == version - 1:
-            state = _with_message(cached, appended.message, version, self._window)
+            state = with_message(cached, appended.message, version, self._window)
         else:
             state, read_at = await self._assemble(scope, sid)
-        await self._keep(state, read_at)
+        await self._cache.keep(state, read_at)
         return state
 
     # --- restore ------------------------------------------------------------------------
@@ -166,13 +170,13 @@ class Sessions:
         from Postgres (and the cache refreshed). Status follows the idle time; a session
         past hard expiry shows no active flow."""
         sid = domain.parse_uuid(session_id, "session_id")
-        cached = await self._cached(scope, sid)
+        cached = await self._cache.get(scope, sid)
         if cached is not None and cached.version != await self._durable_version(scope, sid):
-            self._recovered("stale", scope, sid)
+            self._cache.recovered("stale", scope, sid)
             cached = None
         if cached is None:
             cached, read_at = await self._assemble(scope, sid)
-            await self._keep(cached, read_at)
+            await self._cache.keep(cached, read_at)
         return await self._present(cached)
 
     async def latest(self, scope: Scope) -> SessionState | None:
@@ -244,19 +248,19 @@ class Sessions:
                 raise Conflict(f"session is at version {row.version}, not {expected_version}")
             stored = self._readable_context(scope, sid, row.context)
             if stored is not None:
-                context = _changed(stored, changes, add_totals)
+                context = changed(stored, changes, add_totals)
                 sealed = self._seal_context(scope, sid, context)
                 written = await rows.write_context(conn, scope, sid, sealed)
         if stored is None:
             await self._end_corrupt(scope, sid, "its context does not decode")
             raise SessionCorrupt(sid)
-        cached = await self._cached(scope, sid, count_missing=False)
+        cached = await self._cache.get(scope, sid, count_missing=False)
         version, read_at = written.version, written.read_at
         if cached is not None and cached.version == version - 1:
             state = cached.model_copy(update={"context": context, "version": version})
         else:
             state, read_at = await self._assemble(scope, sid)
-        await self._keep(state, read_at)
+        await self._cache.keep(state, read_at)
         return await self._present(state)
 
     async def complete_task(
@@ -287,42 +291,6 @@ class Sessions:
             moved = await rows.sweep(conn, params)
         return Counter(moved)
 
-    # --- the cache, with every failure turned into a rebuild ----------------------------
-
-    async def _cached(
-        self, scope: Scope, sid: uuid.UUID, *, count_missing: bool = True
-    ) -> SessionState | None:
-        try:
-            state = await self._store.get(scope, sid)
-        except CorruptState as exc:
-            self._recovered("corrupt", scope, sid, str(exc))
-            await self._forget(scope, sid)
-            return None
-        except BackendUnavailable as exc:
-            self._recovered("unavailable", scope, sid, str(exc))
-            return None
-        if state is None and count_missing:
-            self._recovered("missing", scope, sid)
-        self._event("get", scope, sid, "miss" if state is None else "hit")
-        return state
-
-    async def _keep(self, state: SessionState, read_at: datetime) -> None:
-        windows = await self._tenants.lifecycle(state.tenant_id)
-        try:
-            written = await self._store.put(state, windows.hard_expiry_s, read_at)
-        except BackendUnavailable as exc:
-            self._recovered("unavailable", state.scope, state.session_id, str(exc))
-            return
-        self._event("put", state.scope, state.session_id, "written" if written else "older")
-
-    async def _forget(self, scope: Scope, sid: uuid.UUID) -> None:
-        try:
-            await self._store.delete(scope, sid)
-        except BackendUnavailable as exc:
-            self._recovered("unavailable", scope, sid, str(exc))
-            return
-        self._event("delete", scope, sid, "deleted")
-
     async def _durable_version(self, scope: Scope, sid: uuid.UUID) -> int | None:
         async with transaction(self._engine, scope) as conn:
             return await rows.version(conn, scope, sid)
@@ -342,7 +310,7 @@ class Sessions:
             await self._end_corrupt(scope, sid, "its context does not decode")
         else:
             raise SessionCorrupt(sid)  # still unreadable after the reset: not ours to fix
-        self._event("rebuild", scope, sid, "rebuilt")
+        self._cache.event("rebuild", scope, sid, "rebuilt")
         state = SessionState(
             session_id=sid,
             tenant_id=scope.tenant_id,
@@ -367,19 +335,19 @@ class Sessions:
                 raise CorruptState("context is not an object")
             return self._open_context(scope, sid, stored)
         except (CorruptState, ValueError, KeyError, TypeError) as exc:
-            self._recovered("corrupt_session", scope, sid, f"{type(exc).__name__}")
+            self._cache.recovered("corrupt_session", scope, sid, f"{type(exc).__name__}")
             return None
 
     async def _end_corrupt(self, scope: Scope, sid: uuid.UUID, why: str) -> None:
         """End a session whose durable state cannot be read; logged and counted."""
         async with transaction(self._engine, scope) as conn:
             await rows.end_corrupt(conn, scope, sid)
-        await self._forget(scope, sid)
+        await self._cache.forget(scope, sid)
         log.warning(
             "session %s ended: %s; the user continues in a new session",
             sid,
             why,
-            extra=self._fields("end", scope, sid, "corrupt_state"),
+            extra=self._cache.fields("end", scope, sid, "corrupt_state"),
         )
 
     def _open_entry(self, scope: Scope, entry: dict[str, Any]) -> WindowMessage:
@@ -407,81 +375,6 @@ class Sessions:
         if not restorable(status) and context.flow is not None:
             context = context.model_copy(update={"flow": None})  # never resume a stale task
         return state.model_copy(update={"status": status, "context": context})
-
-    def _recovered(self, reason: str, scope: Scope, sid: uuid.UUID, detail: str = "") -> None:
-        self.recoveries[reason] += 1
-        # Missing and stale entries are routine (a first turn, a sweep that moved the
-        # status); corrupt and unreachable ones are what an operator needs to see.
-        level = logging.WARNING if reason in ("corrupt", "unavailable") else logging.INFO
-        log.log(
-            level,
-            "session state from Postgres (%s) %s",
-            reason,
-            detail,
-            extra=self._fields("recover", scope, sid, reason),
-        )
-
-    def _event(self, op: str, scope: Scope, sid: uuid.UUID, outcome: str) -> None:
-        log.info("session %s %s", op, outcome, extra=self._fields(op, scope, sid, outcome))
-
-    def _fields(self, op: str, scope: Scope, sid: uuid.UUID, outcome: str) -> dict[str, Any]:
-        return {
-            "layer": "session",
-            "op": op,
-            "outcome": outcome,
-            "key": self._store.key(scope, sid),
-            "store": self._store.name,
-            "tenant": scope.tenant_id,
-            "user": scope.user_id,
-            "session": str(sid),
-            "request_id": request_id.get(),
-        }
-
-
-def _with_message(
-    state: SessionState, message: Message, version: int, window_size: int
-) -> SessionState:
-    """The state one append later: the message joins the window in `seq` order."""
-    entry = WindowMessage(
-        id=message.id,
-        seq=message.seq,
-        role=message.role,
-        content=message.content,
-        created_at=message.created_at,
-        device_id=message.device_id,
-    )
-    window = sorted((*(m for m in state.window if m.id != message.id), entry), key=_seq)
-    return state.model_copy(
-        update={
-            "window": tuple(window[-window_size:]),
-            "turn_count": state.turn_count + (message.role is Role.USER),
-            "last_active_at": max(state.last_active_at, message.created_at),
-            "device_id": message.device_id or state.device_id,
-            "status": SessionStatus.ACTIVE,
-            "version": version,
-        }
-    )
-
-
-def _seq(message: WindowMessage) -> int:
-    return message.seq
-
-
-def _changed(
-    context: Context, changes: dict[str, Any], add_totals: RunTotals | Mapping[str, int] | None
-) -> Context:
-    update = {name: value for name, value in changes.items() if value is not UNSET}
-    if "entities" in update:
-        update["entities"] = tuple(update["entities"])
-    if "open_questions" in update:
-        update["open_questions"] = tuple(update["open_questions"])
-    try:
-        if add_totals is not None:
-            update["totals"] = context.totals.plus(RunTotals.model_validate(add_totals))
-        return Context.model_validate(context.model_dump() | update)
-    except ValidationError as exc:
-        field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "context"
-        raise InvalidInput(field, exc.errors()[0]["msg"]) from exc
 
 
 def _ended_or_missing(sid: uuid.UUID, version: object) -> Exception:
