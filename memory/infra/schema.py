@@ -1,5 +1,7 @@
-"""The database schema: one SQLModel table class per table of DESIGN §3. Alembic migrations
-in `memory/migrations` create exactly this; a test compares the two.
+"""The database schema: one SQLModel table class per per-user table of DESIGN §3 (the
+service-wide ones are in `memory.infra.service_tables`, column helpers in
+`memory.infra.columns`). Alembic migrations
+in `memory/infra/migrations` create exactly this; a test compares the two.
 
 Every row carries `tenant_id` and `user_id`, and child rows reference their parents by
 `(tenant_id, user_id, id)` so that no row can point into another user's data. Deleting a
@@ -11,16 +13,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    Computed,
-    DateTime,
     ForeignKeyConstraint,
     Index,
-    LargeBinary,
-    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -28,105 +25,22 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,  # the `text` name is also a column of several tables
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from memory.core.domain import SessionStatus
-
-# The models declare the default dimension; migrations create `vector(dim)` from settings.
-DEFAULT_EMBEDDING_DIM = 384
-
-ROLES = ("user", "assistant", "system", "tool")
-SESSION_STATUSES = tuple(s.value for s in SessionStatus)
-FACT_KINDS = (
-    "preference",
-    "profile",
-    "relation",
-    "event",
-    "decision",
-    "plan",
-    "open_question",
-    "observation",
+from memory.infra.columns import (
+    DEFAULT_EMBEDDING_DIM,
+    FACT_KINDS,
+    ROLES,
+    SESSION_STATUSES,
+    embedding,
+    text_column,
+    ts,
+    tsv,
+    user_fk,
+    vector_indexes,
 )
-
-
-def _ts(*, nullable: bool = False, default_now: bool = False) -> Any:
-    return Field(
-        sa_type=DateTime(timezone=True),
-        nullable=nullable,
-        sa_column_kwargs={"server_default": text("now()")} if default_now else {},
-    )
-
-
-def _text(**kwargs: Any) -> Any:
-    return Field(sa_type=Text, **kwargs)
-
-
-def _embedding() -> Any:
-    return Field(default=None, sa_column=Column(VECTOR(DEFAULT_EMBEDDING_DIM), nullable=True))
-
-
-def _tsv(source: str, when: str | None = None) -> Any:
-    expression = f"to_tsvector('english', {source})"
-    if when is not None:
-        expression = f"CASE WHEN {when} THEN {expression} END"
-    return Field(default=None, sa_column=Column(TSVECTOR, Computed(expression, persisted=True)))
-
-
-def _user_fk(table: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "user_id"],
-        ["users.tenant_id", "users.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_user",
-    )
-
-
-def _vector_indexes(table: str) -> tuple[Index, Index]:
-    return (
-        Index(
-            f"ix_{table}_embedding_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_with={"m": 16, "ef_construction": 64},
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-        ),
-        Index(f"ix_{table}_tsv", "tsv", postgresql_using="gin"),
-    )
-
-
-class Tenant(SQLModel, table=True):
-    __tablename__ = "tenants"
-
-    id: str = _text(primary_key=True)
-    name: str = _text()
-    created_at: datetime = _ts(default_now=True)
-    # Per-tenant overrides of the lifecycle windows, e.g. {"soft_expiry_s": 600}.
-    lifecycle: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    # Per-tenant overrides of the resumption thresholds, e.g. {"primed_max_gap_s": 86400}.
-    resumption: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    # Per-tenant extraction mode and model, e.g. {"extraction": "llm", "model": "gpt-x"}.
-    reflection: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-
-
-class ApiKey(SQLModel, table=True):
-    """A tenant's API key, stored as the SHA-256 of the key: keys are 32 random bytes, so a
-    fast hash is enough, and the key itself is shown once, when it is created."""
-
-    __tablename__ = "api_keys"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], ondelete="CASCADE", name="fk_api_keys_tenant"
-        ),
-        Index("uq_api_keys_hash", "key_hash", unique=True),
-    )
-
-    id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    name: str = _text()
-    key_hash: str = _text()
-    created_at: datetime = _ts(default_now=True)
-    revoked_at: datetime | None = _ts(nullable=True)
+from memory.infra.service_tables import ApiKey, Run, SessionCacheRow, Tenant
 
 
 class User(SQLModel, table=True):
@@ -137,9 +51,9 @@ class User(SQLModel, table=True):
         ),
     )
 
-    tenant_id: str = _text(primary_key=True)
-    id: str = _text(primary_key=True)
-    created_at: datetime = _ts(default_now=True)
+    tenant_id: str = text_column(primary_key=True)
+    id: str = text_column(primary_key=True)
+    created_at: datetime = ts(default_now=True)
     # New each time the user is created: a job that read it before a forget cannot write
     # into the user who comes back afterwards (see `memory.infra.rls.lease`).
     incarnation: uuid.UUID = Field(
@@ -153,7 +67,7 @@ class User(SQLModel, table=True):
 class Session(SQLModel, table=True):
     __tablename__ = "sessions"
     __table_args__ = (
-        _user_fk("sessions"),
+        user_fk("sessions"),
         Index("ix_sessions_scope_last_active", "tenant_id", "user_id", "last_active_at"),
         Index("ix_sessions_status_last_active", "status", "last_active_at"),
         CheckConstraint(f"status IN {SESSION_STATUSES}", name="ck_sessions_status"),
@@ -161,17 +75,19 @@ class Session(SQLModel, table=True):
 
     # Session ids are chosen by clients and belong to their user: two users (of one tenant
     # or two) may use the same id without ever seeing each other's session.
-    tenant_id: str = _text(primary_key=True)
-    user_id: str = _text(primary_key=True)
+    tenant_id: str = text_column(primary_key=True)
+    user_id: str = text_column(primary_key=True)
     id: uuid.UUID = Field(primary_key=True)
     last_seq: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    started_at: datetime = _ts()
-    last_active_at: datetime = _ts()
-    device_id: str | None = _text(default=None, nullable=True)
+    started_at: datetime = ts()
+    last_active_at: datetime = ts()
+    device_id: str | None = text_column(default=None, nullable=True)
     # The watermark of extraction: every message up to this seq has been read for facts.
     extracted_seq: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     # The durable status; "soft_expired" is derived from last_active_at on read as well.
-    status: str = _text(default="active", sa_column_kwargs={"server_default": text("'active'")})
+    status: str = text_column(
+        default="active", sa_column_kwargs={"server_default": text("'active'")}
+    )
     # The durable part of the hot state: active flow, topic, entities, open questions, totals.
     context: dict[str, Any] = Field(
         default_factory=dict,
@@ -180,7 +96,7 @@ class Session(SQLModel, table=True):
     # Bumped by every change of the session's state; optimistic concurrency compares it.
     version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     # Why the session ended when it was not idleness, e.g. "corrupt_state".
-    ended_reason: str | None = _text(default=None, nullable=True)
+    ended_reason: str | None = text_column(default=None, nullable=True)
 
 
 class MessageRow(SQLModel, table=True):
@@ -199,31 +115,31 @@ class MessageRow(SQLModel, table=True):
         Index("ix_messages_scope_created", "tenant_id", "user_id", "created_at"),
         Index("ix_messages_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
         Index("ix_messages_key_id", "key_id"),
-        *_vector_indexes("messages"),
+        *vector_indexes("messages"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
     session_id: uuid.UUID
     seq: int
-    role: str = _text()
-    content: str = _text()
-    idempotency_key: str = _text()
-    device_id: str | None = _text(default=None, nullable=True)
-    created_at: datetime = _ts()
-    archived_at: datetime | None = _ts(nullable=True)
-    embedding: list[float] | None = _embedding()
+    role: str = text_column()
+    content: str = text_column()
+    idempotency_key: str = text_column()
+    device_id: str | None = text_column(default=None, nullable=True)
+    created_at: datetime = ts()
+    archived_at: datetime | None = ts(nullable=True)
+    embedding: list[float] | None = embedding()
     # Encryption at rest: the key that sealed `content` (None: plaintext). Sealed rows get
     # no full-text vector, which would be their words in the clear.
-    key_id: str | None = _text(default=None, nullable=True)
-    tsv: Any = _tsv("content", when="key_id IS NULL")
+    key_id: str | None = text_column(default=None, nullable=True)
+    tsv: Any = tsv("content", when="key_id IS NULL")
 
 
 class FactRow(SQLModel, table=True):
     __tablename__ = "facts"
     __table_args__ = (
-        _user_fk("facts"),
+        user_fk("facts"),
         ForeignKeyConstraint(
             ["superseded_by"], ["facts.id"], ondelete="SET NULL", name="fk_facts_superseded_by"
         ),
@@ -250,28 +166,28 @@ class FactRow(SQLModel, table=True):
             postgresql_where=text("valid_to IS NULL AND attribute IS NOT NULL"),
         ),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="ck_facts_confidence"),
-        *_vector_indexes("facts"),
+        *vector_indexes("facts"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
-    kind: str = _text()
-    text: str = _text()
-    text_hash: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
+    kind: str = text_column()
+    text: str = text_column()
+    text_hash: str = text_column()
     importance: float
     confidence: float = Field(default=1.0, sa_column_kwargs={"server_default": sql_text("1.0")})
     # What the fact is about ("residence", "occupation", "preference:coffee"): a newer fact
     # about the same attribute with another value supersedes the older one.
-    attribute: str | None = _text(default=None, nullable=True)
-    valid_from: datetime = _ts()
-    valid_to: datetime | None = _ts(nullable=True)
+    attribute: str | None = text_column(default=None, nullable=True)
+    valid_from: datetime = ts()
+    valid_to: datetime | None = ts(nullable=True)
     superseded_by: uuid.UUID | None = Field(default=None, nullable=True)
-    created_at: datetime = _ts()
+    created_at: datetime = ts()
     # When the plan or event it states takes place, when it names one.
-    occurs_at: datetime | None = _ts(nullable=True)
-    embedding: list[float] | None = _embedding()
-    tsv: Any = _tsv("text")
+    occurs_at: datetime | None = ts(nullable=True)
+    embedding: list[float] | None = embedding()
+    tsv: Any = tsv("text")
 
 
 class FactSource(SQLModel, table=True):
@@ -289,8 +205,8 @@ class FactSource(SQLModel, table=True):
 
     fact_id: uuid.UUID = Field(primary_key=True)
     message_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
     # The message's session, outliving the message (retention deletes raw messages).
     session_id: uuid.UUID | None = Field(default=None, nullable=True)
 
@@ -298,27 +214,27 @@ class FactSource(SQLModel, table=True):
 class KnowledgeRow(SQLModel, table=True):
     __tablename__ = "knowledge"
     __table_args__ = (
-        _user_fk("knowledge"),
+        user_fk("knowledge"),
         UniqueConstraint("tenant_id", "user_id", "id", name="uq_knowledge_scope_id"),
         UniqueConstraint(
             "tenant_id", "user_id", "lineage_id", "version", name="uq_knowledge_lineage_version"
         ),
         CheckConstraint("importance >= 0 AND importance <= 1", name="ck_knowledge_importance"),
         Index("ix_knowledge_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
-        *_vector_indexes("knowledge"),
+        *vector_indexes("knowledge"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
     lineage_id: uuid.UUID
     version: int
-    text: str = _text()
+    text: str = text_column()
     importance: float
-    created_at: datetime = _ts()
-    retired_at: datetime | None = _ts(nullable=True)
-    embedding: list[float] | None = _embedding()
-    tsv: Any = _tsv("text")
+    created_at: datetime = ts()
+    retired_at: datetime | None = ts(nullable=True)
+    embedding: list[float] | None = embedding()
+    tsv: Any = tsv("text")
 
 
 class KnowledgeSource(SQLModel, table=True):
@@ -341,8 +257,8 @@ class KnowledgeSource(SQLModel, table=True):
 
     knowledge_id: uuid.UUID = Field(primary_key=True)
     fact_id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
 
 
 class SessionSummaryRow(SQLModel, table=True):
@@ -361,33 +277,33 @@ class SessionSummaryRow(SQLModel, table=True):
             "created_at",
             postgresql_where=text("embedding IS NULL"),
         ),
-        *_vector_indexes("session_summaries"),
+        *vector_indexes("session_summaries"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
     session_id: uuid.UUID
-    text: str = _text()
+    text: str = text_column()
     topics: list[str] = Field(sa_column=Column(JSONB, nullable=False))
     decisions: list[str] = Field(sa_column=Column(JSONB, nullable=False))
     open_loops: list[str] = Field(sa_column=Column(JSONB, nullable=False))
-    started_at: datetime = _ts()
-    ended_at: datetime = _ts()
-    created_at: datetime = _ts()
+    started_at: datetime = ts()
+    ended_at: datetime = ts()
+    created_at: datetime = ts()
     # The messages the summary's text retells: its provenance, outliving the messages.
     message_ids: list[uuid.UUID] = Field(
         default_factory=list,
         sa_column=Column(ARRAY(Uuid()), nullable=False, server_default=sql_text("'{}'::uuid[]")),
     )
-    embedding: list[float] | None = _embedding()
-    tsv: Any = _tsv("text")
+    embedding: list[float] | None = embedding()
+    tsv: Any = tsv("text")
 
 
 class JournalEntryRow(SQLModel, table=True):
     __tablename__ = "journal_entries"
     __table_args__ = (
-        _user_fk("journal_entries"),
+        user_fk("journal_entries"),
         UniqueConstraint("tenant_id", "user_id", "version", name="uq_journal_entries_version"),
         CheckConstraint("version > 0", name="ck_journal_entries_version"),
         # One journal version per ended session: a second worker's write is a no-op.
@@ -402,10 +318,10 @@ class JournalEntryRow(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(primary_key=True)
-    tenant_id: str = _text()
-    user_id: str = _text()
+    tenant_id: str = text_column()
+    user_id: str = text_column()
     version: int
-    content: str = _text()
+    content: str = text_column()
     # The version as data: [{"kind": "now|session|earlier|note", "title", "body", "items",
     # "session_id", "on"}]; `content` is these rendered as Markdown.
     sections: list[dict[str, Any]] = Field(
@@ -413,58 +329,8 @@ class JournalEntryRow(SQLModel, table=True):
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
     session_id: uuid.UUID | None = Field(default=None, nullable=True)
-    created_at: datetime = _ts()
-
-
-class SessionCacheRow(SQLModel, table=True):
-    """Hot session state when no Redis is configured: the serialized `SessionState`, kept
-    until `expires_at` (the hard-expiry window), written only by a newer version."""
-
-    __tablename__ = "session_cache"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "user_id", "session_id"],
-            ["sessions.tenant_id", "sessions.user_id", "sessions.id"],
-            ondelete="CASCADE",
-            name="fk_session_cache_session",
-        ),
-        Index("ix_session_cache_expires", "expires_at"),
-    )
-
-    tenant_id: str = _text(primary_key=True)
-    user_id: str = _text(primary_key=True)
-    session_id: uuid.UUID = Field(primary_key=True)
-    version: int
-    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    expires_at: datetime = _ts()
-
-
-class Run(SQLModel, table=True):
-    """One execution of a background job. Sweeps that span users carry no user, so the
-    scope columns are the one nullable exception to "every row carries its scope"."""
-
-    __tablename__ = "runs"
-    __table_args__ = (
-        Index("ix_runs_kind_started", "kind", "started_at"),
-        Index("ix_runs_scope", "tenant_id", "user_id", "started_at"),
-    )
-
-    id: uuid.UUID = Field(primary_key=True)
-    kind: str = _text()
-    tenant_id: str | None = _text(default=None)
-    user_id: str | None = _text(default=None)
-    status: str = _text()
-    session_id: uuid.UUID | None = Field(default=None, nullable=True)
-    model: str | None = _text(default=None)
-    prompt_version: str | None = _text(default=None)
-    input_tokens: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
-    output_tokens: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
-    llm_calls: int = 0
-    retries: int = 0
-    wall_ms: int = 0
-    error: str | None = _text(default=None)
-    started_at: datetime = _ts()
-    finished_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = ts()
 
 
 metadata = SQLModel.metadata
+__all__ = ["DEFAULT_EMBEDDING_DIM", "ApiKey", "Run", "SessionCacheRow", "Tenant", "metadata"]

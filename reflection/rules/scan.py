@@ -7,12 +7,22 @@ from itertools import islice
 
 from memory.core.domain import FactKind, Role
 from memory.core.records import Message
-from reflection.rules import decisions, events, health, people, plans, preferences, profile
+from reflection.rules import (
+    decisions,
+    events,
+    health,
+    people,
+    plans,
+    preferences,
+    profile,
+    work,
+)
 from reflection.rules.base import SENTENCE, Person, Rule, RuleFact, Said
 from reflection.rules.questions import open_questions
 
 # Profile and health first: a job or a diet is what "I'm a…" means before anything else.
 RULES: tuple[Rule, ...] = (
+    *work.RULES,
     *profile.RULES,
     *health.RULES,
     *people.RULES,
