@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from evals import bench, locomo, locomo_data, oracle
+from evals import bench, locomo, locomo_data, locomo_report, locomo_scores, oracle
 from memory.core.domain import Role, Scope
 from memory.core.errors import BackendUnavailable
 from memory.core.records import Message
@@ -33,7 +33,7 @@ def test_malformed_evidence_ids_are_normalised_or_dropped() -> None:
 
 
 def test_scores_count_evidence_covered_by_rank() -> None:
-    scores = locomo.Scores()
+    scores = locomo_scores.Scores()
     # Evidence {a, b}: rank 2 covers a, rank 7 covers b and c (a fact with two sources).
     ranking = [frozenset(), frozenset({"a"})] + [frozenset()] * 4 + [frozenset({"b", "c"})]
     scores.add(ranking, ["a", "b"])
@@ -46,7 +46,7 @@ def test_scores_count_evidence_covered_by_rank() -> None:
 
 
 def test_a_short_ranking_keeps_what_it_covered_for_larger_k() -> None:
-    scores = locomo.Scores()
+    scores = locomo_scores.Scores()
     scores.add([frozenset({"a"})], ["a", "b"])
     assert scores.row()["R@25"] == 50
 
@@ -137,9 +137,9 @@ async def test_locomo_run_scores_memstrata_and_both_baselines(
     assert set(result.tallies) == {
         "dense turns",
         "BM25 turns",
-        *(variant.name for variant in locomo.ABLATION),
+        *(variant.name for variant in locomo_scores.ABLATION),
     }
-    ours = result.tallies[locomo.MEMSTRATA]
+    ours = result.tallies[locomo_scores.MEMSTRATA]
     assert ours.overall().questions == 3 and ours.by_category[5].questions == 1
     # Nine turns: every retriever finds all evidence within 25.
     for tally in result.tallies.values():
@@ -148,10 +148,12 @@ async def test_locomo_run_scores_memstrata_and_both_baselines(
     assert ours.by_category[4].row()["R@1"] == 100
     # The answer "Lisbon!" shares no word with the question; the question before it does.
     assert ours.by_category[2].row()["R@5"] == 100
-    assert locomo.to_json(result)["retrievers"][locomo.MEMSTRATA]["1-4"]["R@25"] == 100
+    assert (
+        locomo_report.to_json(result)["retrievers"][locomo_scores.MEMSTRATA]["1-4"]["R@25"] == 100
+    )
 
 
-def _r25(result: locomo.Result, name: str) -> float:
+def _r25(result: locomo_report.Result, name: str) -> float:
     return result.tallies[name].overall().row()["R@25"]
 
 
@@ -178,7 +180,7 @@ async def test_default_retention_deletes_the_old_raw_turns_before_the_questions(
     # while the baselines index every turn whatever the retention.
     assert _r25(result, "raw turns, cosine + BM25") == 0
     assert _r25(result, "dense turns") == _r25(result, "BM25 turns") == 100
-    report = locomo.to_json(result)
+    report = locomo_report.to_json(result)
     assert report["sizes_at_question_time"]["raw_kept"] == {
         "rows": 2,
         "chars": sizes.chars["raw_kept"],
@@ -249,8 +251,8 @@ async def test_locomo_with_the_oracle_extractor_recalls_through_the_facts(
     assert result.sizes.rows["facts"] == OBSERVATIONS
     # The raw turns of the first sessions are gone; the oracle's facts cite them.
     assert _r25(result, "raw turns, cosine + BM25") == 0
-    assert _r25(result, locomo.MEMSTRATA) == 100
-    assert locomo.to_json(result)["extractor_note"] == oracle.LABEL
+    assert _r25(result, locomo_scores.MEMSTRATA) == 100
+    assert locomo_report.to_json(result)["extractor_note"] == oracle.LABEL
 
 
 def test_both_retentions_print_their_tables_a_summary_and_one_report(
