@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from memory.core.errors import BackendUnavailable, ConfigurationError
 from memory.core.settings import Settings
 from memory.infra.embedded import EmbeddedPostgres
-from memory.infra.rls import confine, owner_transaction
+from memory.infra.rls import confine, connection, owner_transaction
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Database:
 
     async def ping(self) -> None:
         """Raises unless Postgres answers a query."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:  # a driver error becomes a domain one
             await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
