@@ -57,10 +57,26 @@ def _run(work: Callable[[Container], Awaitable[T]]) -> T:
 def tenant_create(
     tenant_id: Annotated[str, typer.Argument(help="The new tenant's id")],
     name: Annotated[str, typer.Option(help="A name for the key")] = "default",
+    add_key: Annotated[
+        bool, typer.Option("--add-key", help="The tenant exists: mint another key for it")
+    ] = False,
 ) -> None:
-    """Create a tenant (or another key for it) and print its API key — shown only now."""
-    created = _run(lambda c: c.api_keys.create(tenant_id, name))
-    Console().print(created.key)
+    """Create a tenant and print its API key — shown only now. For a tenant that exists
+    this is an error, unless --add-key asks for another key."""
+
+    async def work(c: Container) -> str | None:
+        if tenant_id in await c.tenants.tenant_ids() and not add_key:
+            return None
+        return (await c.api_keys.create(tenant_id, name)).key
+
+    key = _run(work)
+    if key is None:
+        console.print(
+            f"[red]error:[/red] tenant {tenant_id!r} exists; pass --add-key to mint another "
+            "key for it"
+        )
+        raise typer.Exit(1)
+    Console().print(key)
 
 
 @app.command()
@@ -81,7 +97,7 @@ def recall(
     query: Annotated[str, typer.Argument()],
     tenant_id: TenantOpt = "default",
     user_id: UserOpt = "default",
-    k: int = 10,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many hits")] = 10,
 ) -> None:
     """Hybrid recall over every tier."""
     hits = _run(lambda c: LocalClient(c, tenant_id).recall(user_id, query, k))
@@ -242,13 +258,21 @@ EVALS = {
 EXTRA_EVALS = {"locomo", "bench"}
 
 
-@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+# `memstrata eval NAME --help` is the eval's own help (its options); `-h` is this wrapper's.
+@app.command(
+    "eval",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": ["-h"],
+    },
+)
 def run_eval(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(EVALS)}")],
 ) -> None:
-    """Run an offline eval or benchmark of evals/ (extra options go to it; --help shows
-    them). Each prints its numbers; none needs a network."""
+    """Run an offline eval or benchmark of evals/ (extra options go to it; `memstrata eval
+    NAME --help` shows them). Each prints its numbers; none needs a network."""
     if name not in EVALS:
         console.print(f"[red]error:[/red] unknown eval {name!r}; choose from {', '.join(EVALS)}")
         raise typer.Exit(2)

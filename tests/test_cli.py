@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from memory.core.settings import LifecycleSettings, ReflectionSettings, Settings
@@ -118,10 +119,32 @@ def test_tenant_create_prints_a_key(fresh_database: str) -> None:
     assert result.exit_code == 0 and result.output.strip().startswith("ms_")
 
 
-def test_eval_runs_an_offline_eval_and_refuses_unknown_ones() -> None:
+def test_tenant_create_for_a_tenant_that_exists_says_so(fresh_database: str) -> None:
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database}
+    first = CliRunner().invoke(app, ["tenant", "create", "acme"], env=env)
+    again = CliRunner().invoke(app, ["tenant", "create", "acme"], env=env)
+    assert again.exit_code == 1 and "exists" in again.output and "--add-key" in again.output
+    another = CliRunner().invoke(app, ["tenant", "create", "acme", "--add-key"], env=env)
+    assert another.exit_code == 0 and another.output.strip().startswith("ms_")
+    assert another.output.strip() != first.output.strip()
+
+
+def test_recall_takes_a_short_k(fresh_database: str) -> None:
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database}
+    result = CliRunner().invoke(app, ["recall", "anything", "-k", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(app, ["recall", "anything", "-k", "0"], env=env).exit_code == 2
+
+
+def test_eval_runs_an_offline_eval_and_refuses_unknown_ones(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     assert CliRunner().invoke(app, ["eval", "nonsense"]).exit_code == 2
     result = CliRunner().invoke(app, ["eval", "extraction", "--help"])
     assert result.exit_code == 0
+    assert "--split" in capfd.readouterr().out  # the eval's own options (its own process)
+    wrapper = CliRunner().invoke(app, ["eval", "-h"])
+    assert wrapper.exit_code == 0 and "One of:" in wrapper.output
 
 
 def test_serve_refuses_an_open_bind_without_auth() -> None:

@@ -29,7 +29,7 @@ class KeyMissing(ConfigurationError):
     def __init__(self, key_id: str) -> None:
         super().__init__(
             f"data is encrypted with key {key_id!r}, which MEMSTRATA_ENCRYPTION__KEYS does not "
-            "hold; add it back (keys are only retired after `memstrata keys rotate` finishes)"
+            "hold; add it back (keys are only retired after `memstrata keys --rotate` finishes)"
         )
         self.key_id = key_id
 
