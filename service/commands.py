@@ -41,11 +41,13 @@ async def ingest(
     container: Container, tenant: str, user: str, name: str, data: bytes, console: Console
 ) -> tuple[int, int]:
     """Append every message of a JSONL file: `role`, `content`, and optionally `at`
-    (ISO 8601 with a zone), `session_id` and `idempotency_key`. Re-running the same file
-    appends nothing twice: each line has a stable idempotency key. Returns (new, replayed)."""
+    (ISO 8601 with a zone), `session_id` and `idempotency_key`. Idempotent per line:
+    running it again on the same file, or on the file after lines were added at its end,
+    appends only what is new, into the same session (both are keyed by the file's first
+    line, each line by its number and its own text). Returns (new, replayed)."""
     client = LocalClient(container, tenant)
     lines = data.decode("utf-8").splitlines()
-    file_id = hashlib.sha256(data).hexdigest()[:16]
+    file_id = _digest(lines[0] if lines else "")
     default_session = str(uuid.uuid5(uuid.NAMESPACE_URL, f"memstrata-ingest:{file_id}"))
     new = replayed = 0
     with Progress(console=console, transient=True) as progress:
@@ -59,10 +61,16 @@ async def ingest(
                     str(record.get("session_id", default_session)),
                     record["role"],
                     record["content"],
-                    idempotency_key=record.get("idempotency_key", f"ingest:{file_id}:{number}"),
+                    idempotency_key=record.get(
+                        "idempotency_key", f"ingest:{file_id}:{number}:{_digest(raw)}"
+                    ),
                     at=datetime.fromisoformat(at) if at else None,
                 )
                 replayed += appended.replayed
                 new += not appended.replayed
             progress.advance(task)
     return new, replayed
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -103,6 +103,24 @@ def test_ingest_then_resume_round_trip(fresh_database: str, tmp_path: Path) -> N
     assert [json.loads(line)["tier"] for line in after] == ["end"]
 
 
+def test_ingest_of_a_file_that_grew_appends_only_the_new_lines(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "chat.jsonl"
+    lines = [{"role": "user", "content": f"note {n}"} for n in range(3)]
+    source.write_text("\n".join(json.dumps(line) for line in lines[:2]) + "\n")
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database}
+    who = ["--tenant", "acme", "--user", "sam"]
+    first = CliRunner().invoke(app, ["ingest", str(source), *who], env=env)
+    assert "2 messages appended, 0 already there" in first.output, first.output
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    grown = CliRunner().invoke(app, ["ingest", str(source), *who], env=env)
+    assert "1 messages appended, 2 already there" in grown.output, grown.output
+    exported = CliRunner().invoke(app, ["export", *who], env=env).output.splitlines()
+    sessions = {json.loads(row)["session_id"] for row in exported if '"tier": "message"' in row}
+    assert len(sessions) == 1, "the grown file continues the same session"
+
+
 def test_ingest_names_the_bad_line(fresh_database: str, tmp_path: Path) -> None:
     source = tmp_path / "bad.jsonl"
     source.write_text('{"role": "user", "content": "ok"}\n{"role": "user"}\n')
