@@ -2,6 +2,7 @@
 given by tests), the middleware, the `/v1` routes and the operational endpoints."""
 
 import ipaddress
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+from sqlalchemy.engine import make_url
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -93,6 +95,21 @@ def check_exposure(settings: Settings) -> None:
         )
 
 
+def ready_line(config: Settings) -> str:
+    """One line for the person who started `serve`: where it listens, where the data lives
+    (never a password) and how to get a key."""
+    if config.database_url is None:
+        data = f"data in {config.data_dir} (embedded Postgres)"
+    else:
+        url = make_url(config.database_url)
+        data = f"data in Postgres at {url.host}:{url.port or 5432}/{url.database}"
+    return (
+        f"memstrata is ready on http://{config.api.host}:{config.api.port} — {data} — "
+        "get an API key with `memstrata tenant create NAME` (or POST /v1/tenants with the "
+        "admin key)"
+    )
+
+
 async def _health(c: Container) -> Health:
     await c.database.ping()
     redis = None
@@ -148,6 +165,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if wanted or (wanted is None and config.database_url is None):
             worker = WorkerProcess()  # its own process: never on this event loop
             worker.start()
+        sys.stderr.write(ready_line(config) + "\n")  # for a person, above the JSON logs
         try:
             yield
         finally:

@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.infra.rls import owner_transaction
@@ -57,6 +58,11 @@ async def test_a_killed_api_loses_nothing_acknowledged_and_retries_do_not_duplic
     fresh_database: str, engine: AsyncEngine, serve: Serve
 ) -> None:
     service, key = await serve(fresh_database)
+    started = service.log(tail=None)  # one line for a person, no password in it
+    assert f"memstrata is ready on http://127.0.0.1:{service.port}" in started
+    assert "memstrata tenant create" in started
+    password = make_url(fresh_database).password
+    assert not password or str(password) not in started
     acked: dict[str, uuid.UUID] = {}
     sessions = [uuid.uuid4() for _ in range(CLIENTS)]
 
