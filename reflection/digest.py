@@ -139,7 +139,7 @@ def digest(messages: Sequence[Message], facts: Sequence[Fact]) -> Digest:
         decisions,
         (*plans, *questions),
         retells,
-        title(headline) if headline else _listing(found[:3]) if found else "",
+        title(headline) if headline else _listing(found[:3]),
     )
 
 

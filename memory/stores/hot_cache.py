@@ -15,6 +15,7 @@ from memory.core.session_state import SessionState
 from memory.stores.session_store import SessionStore
 from memory.stores.tenants import TenantStore
 
+# The events are the sessions' (what an operator filters on), wherever the code sits.
 log = logging.getLogger("memory.stores.sessions")
 
 

@@ -44,6 +44,10 @@ WHERE {_SCOPED} AND status IN ('active', 'soft_expired') AND last_active_at > :i
 RETURNING version
 """)
 _STATUS = text(f"SELECT status FROM sessions WHERE {_SCOPED}")
+_PROGRESS = text(f"""
+SELECT extracted_seq, last_seq, status, started_at, last_active_at FROM sessions
+WHERE {_SCOPED}
+""")
 _VERSION = text(f"SELECT version FROM sessions WHERE {_SCOPED}")
 _LOCK_CONTEXT = text(f"SELECT context, version FROM sessions WHERE {_SCOPED} FOR UPDATE")
 _WRITE_CONTEXT = text(f"""
@@ -117,6 +121,12 @@ async def move_to_device(conn: AsyncConnection, params: Mapping[str, Any]) -> in
 async def status(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> str | None:
     found = await conn.scalar(_STATUS, _row(scope, session_id))
     return None if found is None else str(found)
+
+
+async def progress(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> Row[Any] | None:
+    """What the worker needs of a session: how far it was extracted, its last seq, its
+    status and times."""
+    return (await conn.execute(_PROGRESS, _row(scope, session_id))).first()
 
 
 async def version(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> int | None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.core.crypto import DISABLED, Cipher
@@ -18,6 +18,7 @@ from memory.core.settings import ReflectionSettings, TenantReflection
 from memory.infra.embedder import Embedder
 from memory.infra.llm import LLM
 from memory.infra.rls import transaction
+from memory.stores import session_rows
 from memory.stores.facts import FactStore
 from memory.stores.journal import JournalStore
 from memory.stores.knowledge import KnowledgeStore
@@ -32,11 +33,6 @@ from reflection.ledger import Ledger
 from reflection.redaction import Redactor
 
 log = logging.getLogger(__name__)
-
-_SESSION = text("""
-SELECT extracted_seq, last_seq, status, started_at, last_active_at FROM sessions
-WHERE tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id
-""")
 
 
 @dataclass(frozen=True)
@@ -78,9 +74,8 @@ class Tools:
         return Redactor(kinds, self.settings.redact_patterns | (choice.redact_patterns or {}))
 
     async def session_row(self, scope: Scope, sid: uuid.UUID) -> Row[Any] | None:
-        params = {"tenant_id": scope.tenant_id, "user_id": scope.user_id, "session_id": sid}
         async with transaction(self.engine, scope) as conn:
-            return (await conn.execute(_SESSION, params)).first()
+            return await session_rows.progress(conn, scope, sid)
 
 
 def chosen_extractor(
@@ -118,13 +113,10 @@ async def guarded(job: Callable[..., Awaitable[bool]], *args: object) -> int:
         return 0
 
 
-async def run_due(
-    due: Iterable[Sequence[Any]], job: Callable[..., Awaitable[bool]], *, per_session: bool
-) -> int:
+async def run_due(due: Iterable[Sequence[Any]], job: Callable[..., Awaitable[bool]]) -> int:
     """Run `job` for every due row, (tenant, user, session) or (tenant, user); how many
     finished."""
     count = 0
-    for row in due:
-        scope = Scope(row[0], row[1])
-        count += await (guarded(job, scope, row[2]) if per_session else guarded(job, scope))
+    for tenant_id, user_id, *rest in due:
+        count += await guarded(job, Scope(tenant_id, user_id), *rest)
     return count

@@ -47,7 +47,7 @@ class Ending:
         limit = {"limit": self._t.settings.batch_sessions}
         async with transaction(self._t.engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE, limit)).all()
-        return await run_due(due, self.session, per_session=True)
+        return await run_due(due, self.session)
 
     async def session(self, scope: Scope, sid: uuid.UUID) -> bool:
         """Extract what is left, summarize, write the journal, archive the transcript."""

@@ -42,7 +42,7 @@ class Extraction:
         params = {"quiet_since": quiet_since, "limit": settings.batch_sessions}
         async with transaction(self._t.engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE, params)).all()
-        return await run_due(due, self.session, per_session=True)
+        return await run_due(due, self.session)
 
     async def session(self, scope: Scope, sid: uuid.UUID) -> bool:
         """Read everything past the watermark, batch by batch; False if another worker

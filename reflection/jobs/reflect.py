@@ -46,7 +46,7 @@ class Reflection:
         }
         async with transaction(self._t.engine, SYSTEM) as conn:
             due = (await conn.execute(_DUE, params)).all()
-        return await run_due(due, self.user, per_session=False)
+        return await run_due(due, self.user)
 
     async def user(self, scope: Scope) -> bool:
         """Rewrite the user's knowledge from their current facts."""
