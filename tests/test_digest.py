@@ -1,9 +1,12 @@
 """Session digests: counts, dates, topics, decisions and open loops from the messages and
 their facts — and never a message's own words, which may hold what redaction missed."""
 
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from memory.core.domain import FactKind, Role, Scope
 from memory.core.records import Fact, Message
@@ -113,3 +116,38 @@ def test_a_plan_the_highlight_already_tells_is_not_told_twice() -> None:
     summary = digest(said, facts)
     assert summary.text == "The user is going to run 15 km this Sunday along the Douro."
     assert summary.open_loops == (facts[1].text,)  # still a loop, as data
+
+
+_ADVERSARIAL = """
+import uuid
+from datetime import UTC, datetime
+from memory.core.domain import FactKind, Role, Scope
+from memory.core.records import Fact, Message
+from reflection.digest import digest, title
+
+said, scope = datetime(2026, 3, 2, tzinfo=UTC), Scope("t", "u")
+units = [" ", "( ", "; said ", "said 2026-03-02 ", "(said ", "a ( b ", " \\t"]
+texts = [(unit * (32_000 // len(unit) + 1))[:32_000] for unit in units]
+facts = [
+    Fact(uuid.uuid4(), scope, kind, text, 0.9, 0.8, None, said, None, None, said)
+    for text in texts
+    for kind in (FactKind.OBSERVATION, FactKind.DECISION, FactKind.PLAN)
+]
+message = Message(uuid.uuid4(), scope, uuid.uuid4(), 1, Role.USER, texts[0], "k", said)
+print(len(digest([message], facts).text) > 0, all(len(title(t)) <= 80 for t in texts))
+"""
+
+
+def test_a_digest_of_adversarial_fact_texts_finishes() -> None:
+    """What a tenant says reaches the digest as fact texts of up to 32,000 characters; no
+    pattern may take time quadratic in them (the digest runs in the worker)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _ADVERSARIAL],
+        cwd=root,
+        check=True,
+        timeout=30,  # linear work takes well under a second; quadratic took minutes
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.split() == ["True", "True"]
