@@ -131,9 +131,11 @@ def eval_settings(
     url: str, retention: Retention, extractor: ExtractorName, oracle_url: str | None = None
 ) -> Settings:
     """The environment's settings, with the retention window and the extractor chosen
-    here; embeddings are always the local MiniLM, as the dense baseline's."""
+    here; embeddings are always the local MiniLM, as the dense baseline's, and recall scans
+    every vector exactly, so that two runs of the same code give the same figures."""
     base = Settings().model_dump()
     base["lifecycle"]["retention_s"] = RETENTION_S[retention]
+    base["recall"]["exact_scan"] = True
     base["embedding"]["provider"] = "local"
     base["reflection"]["extraction"] = "rules" if extractor == "rules" else "llm"
     if extractor == "llm" and not llm_configured(Settings.model_validate(base)):

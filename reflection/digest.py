@@ -101,10 +101,14 @@ _DATED = re.compile(r" ?\([^()]*\)")
 _SAID = re.compile(r";? ?\bsaid \d{4}-\d{2}-\d{2}")
 
 
+# What a retelling is made of: what was observed, and what happened.
+_RETELLABLE = frozenset({FactKind.OBSERVATION, FactKind.EVENT})
+
+
 def highlights(facts: Sequence[Fact], limit: int = SUMMARY_OBSERVATIONS) -> list[Fact]:
-    """The session's most important observations, in the order they were said: what a
-    person would retell of it (already third person, dates resolved, redacted)."""
-    observed = [f for f in facts if f.kind is FactKind.OBSERVATION]
+    """The session's most important observations and events, in the order they were said:
+    what a person would retell of it (already third person, dates resolved, redacted)."""
+    observed = [f for f in facts if f.kind in _RETELLABLE]
     chosen = sorted(observed, key=lambda f: (-f.importance, f.valid_from, f.id))[:limit]
     return sorted(chosen, key=lambda f: (f.valid_from, f.id))
 

@@ -7,20 +7,28 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from memory.core.domain import FactKind, Role
 from memory.core.records import Message
 from memory.infra.llm import LLM, Usage
-from reflection.observations import observe
+from reflection.kinds import KindReader
+from reflection.observations import Observation, content_words, observe
 from reflection.prompts import extraction as prompt
-from reflection.rules import extract_rules
+from reflection.rules import RuleFact, extract_rules
+from reflection.rules.cues import Cue, cue
+from reflection.rules.dates import plan_date
 
-RULES_VERSION = "rules-2026-12-01"
+RULES_VERSION = "rules-2026-12-01b"  # cues of time and habit, nearest examples
 # An observation restates what was said; the sentence split and the rewrite can be wrong.
 OBSERVATION_CONFIDENCE = 0.8
+# An observation typed by its cues or its nearest examples: the kind is a reading, not a
+# match, so it is trusted less than any pattern's fact.
+CUED_CONFIDENCE = 0.55
+# The kinds a pattern may already have read out of the sentence a cue would type.
+_CUED_KINDS = frozenset({FactKind.PLAN, FactKind.EVENT, FactKind.DECISION, FactKind.PREFERENCE})
 MAX_FACTS_PER_MESSAGE = 12  # the default of ReflectionSettings.max_facts_per_message
 
 
@@ -35,6 +43,7 @@ class Candidate:
     source_message_ids: tuple[uuid.UUID, ...]
     occurs_at: datetime | None = None  # when a plan or event takes place, if it is said
     by_user: bool = True  # said by the user (an assistant's words never answer their question)
+    restates: bool = False  # its text says again what its message says, sentence by sentence
 
 
 def capped(candidates: Sequence[Candidate], per_message: int) -> list[Candidate]:
@@ -62,46 +71,128 @@ class Extractor(Protocol):
 
 
 class RuleExtractor:
-    """Deterministic patterns; needs no network and no keys."""
+    """Deterministic patterns; needs no network and no keys. With a `KindReader`, the
+    user's statements no pattern or cue typed are typed by their nearest examples."""
 
     model: str | None = None
     prompt_version = RULES_VERSION
 
-    def __init__(self, max_facts_per_message: int = MAX_FACTS_PER_MESSAGE) -> None:
+    def __init__(
+        self, max_facts_per_message: int = MAX_FACTS_PER_MESSAGE, kinds: KindReader | None = None
+    ) -> None:
         self._per_message = max_facts_per_message
+        self.kinds = kinds
 
     async def extract(self, messages: Sequence[Message], usage: Usage) -> list[Candidate]:
         # Pure CPU on what a tenant sent: never on the event loop.
-        return await asyncio.to_thread(self._extract, list(messages))
+        read = await asyncio.to_thread(_read, list(messages))
+        if self.kinds is not None:
+            untyped = [i for i, c in enumerate(read.candidates) if _untyped(c)]
+            kinds = await self.kinds.kinds([read.observations[i].source for i in untyped])
+            read.nearest.update(zip(untyped, kinds, strict=True))
+        return await asyncio.to_thread(_assembled, read, self._per_message)
 
-    def _extract(self, messages: list[Message]) -> list[Candidate]:
-        found = [
-            Candidate(
-                f.kind,
-                f.text,
-                f.importance,
-                f.confidence,
-                f.attribute,
-                f.message.created_at,
-                (f.message.id,),
-                f.occurs_at,
-            )
-            for f in extract_rules(messages)
-        ]
-        found += [
-            Candidate(
-                FactKind.OBSERVATION,
-                o.text,
-                o.importance,
-                OBSERVATION_CONFIDENCE,
-                None,
-                o.message.created_at,
-                (o.message.id,),
-                by_user=o.message.role is Role.USER,
-            )
-            for o in observe(messages)
-        ]
-        return capped(found, self._per_message)
+
+@dataclass
+class _Read:
+    rules: list[RuleFact]
+    observations: list[Observation]
+    candidates: list[Candidate]  # one per observation, typed by its cues where they settle it
+    # The kind the nearest examples give an untyped one, by its index.
+    nearest: dict[int, FactKind | None] = field(default_factory=dict)
+
+
+def _read(messages: list[Message]) -> _Read:
+    rules = extract_rules(messages)
+    observations = observe(messages)
+    return _Read(rules, observations, [_observed(o, rules) for o in observations])
+
+
+def _untyped(candidate: Candidate) -> bool:
+    return candidate.kind is FactKind.OBSERVATION and candidate.by_user
+
+
+def _assembled(read: _Read, per_message: int) -> list[Candidate]:
+    found = [
+        Candidate(
+            f.kind,
+            f.text,
+            f.importance,
+            f.confidence,
+            f.attribute,
+            f.message.created_at,
+            (f.message.id,),
+            f.occurs_at,
+        )
+        for f in read.rules
+    ]
+    for index, (observation, candidate) in enumerate(
+        zip(read.observations, read.candidates, strict=True)
+    ):
+        kind = read.nearest.get(index)
+        if kind is not None and not _claimed(observation, kind, read.rules):
+            candidate = _typed(observation, Cue(kind, _when(kind, observation)))
+        found.append(candidate)
+    return capped(found, per_message)
+
+
+def _when(kind: FactKind, observation: Observation) -> datetime | None:
+    if kind is not FactKind.PLAN:
+        return None
+    return plan_date(observation.source, observation.message.created_at)
+
+
+def _observed(observation: Observation, rule_facts: list[RuleFact]) -> Candidate:
+    """An observation as a candidate: of the kind its cues of time or habit give it when it
+    is the user's and no pattern read that kind out of the same words, else untyped."""
+    message = observation.message
+    by_user = message.role is Role.USER
+    found = cue(observation.source, message.created_at) if by_user else None
+    if found is None or _claimed(observation, found.kind, rule_facts):
+        return Candidate(
+            FactKind.OBSERVATION,
+            observation.text,
+            observation.importance,
+            OBSERVATION_CONFIDENCE,
+            None,
+            message.created_at,
+            (message.id,),
+            by_user=by_user,
+            restates=True,
+        )
+    return _typed(observation, found)
+
+
+def _typed(observation: Observation, found: Cue) -> Candidate:
+    message = observation.message
+    return Candidate(
+        found.kind,
+        observation.text,
+        observation.importance,
+        CUED_CONFIDENCE,
+        None,
+        message.created_at,
+        (message.id,),
+        found.occurs_at,
+        restates=True,
+    )
+
+
+def _claimed(observation: Observation, kind: FactKind, rule_facts: list[RuleFact]) -> bool:
+    """Whether a pattern already found a fact of `kind` (or, for a plan, event, decision or
+    preference, of any of those) in the words of `observation`, from the same message: two
+    content words in common, or half of the pattern fact's own ("Dislikes coffee" in "I
+    don't like coffee anymore")."""
+    words = set(content_words(observation.source))
+    rival = _CUED_KINDS if kind in _CUED_KINDS else {kind}
+    for f in rule_facts:
+        if f.message.id != observation.message.id or f.kind not in rival:
+            continue
+        said = set(content_words(f.text))
+        shared = len(words & said)
+        if shared >= 2 or (said and shared * 2 >= len(said)):
+            return True
+    return False
 
 
 class LLMExtractor:
@@ -135,6 +226,7 @@ class LLMExtractor:
                     min(m.created_at for m in sources),
                     tuple(m.id for m in sources),
                     by_user=any(m.role is Role.USER for m in sources),
+                    restates=FactKind(fact.kind) is FactKind.OBSERVATION,
                 )
             )
         return capped(candidates, self._per_message)

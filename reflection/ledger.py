@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 _RECORD = text("""
 INSERT INTO runs (id, kind, tenant_id, user_id, session_id, status, model, prompt_version,
                   input_tokens, output_tokens, llm_calls, retries, wall_ms, error,
-                  started_at, finished_at)
+                  started_at, finished_at, actor, subject_id)
 VALUES (:id, :kind, :tenant_id, :user_id, :session_id, :status, :model, :prompt_version,
         :input_tokens, :output_tokens, :llm_calls, :retries, :wall_ms, :error,
-        :started_at, :finished_at)
+        :started_at, :finished_at, :actor, :subject_id)
 """)
 
 
@@ -61,11 +61,13 @@ class Run:
     prompt_version: str | None = None
     usage: Usage = field(default_factory=Usage)
     status: str = "ok"  # ok, failed or skipped
+    actor: str | None = None  # who made a change by hand (a job has none)
+    subject_id: uuid.UUID | None = None  # the fact or insight changed by hand
 
 
 _RECENT = text("""
 SELECT id, kind, session_id, status, model, prompt_version, input_tokens, output_tokens,
-       llm_calls, retries, wall_ms, error, started_at, finished_at
+       llm_calls, retries, wall_ms, error, started_at, finished_at, actor, subject_id
 FROM runs WHERE tenant_id = :tenant_id AND user_id = :user_id
 ORDER BY started_at DESC, id LIMIT :limit
 """)
@@ -79,10 +81,15 @@ class Ledger:
 
     @asynccontextmanager
     async def run(
-        self, kind: str, scope: Scope | None = None, session_id: uuid.UUID | None = None
+        self,
+        kind: str,
+        scope: Scope | None = None,
+        session_id: uuid.UUID | None = None,
+        actor: str | None = None,
     ) -> AsyncIterator[Run]:
-        """Record the job in the block; an exception marks it failed and propagates."""
-        run = Run(kind, scope, session_id)
+        """Record the job (or the change made by `actor`) in the block; an exception marks
+        it failed and propagates."""
+        run = Run(kind, scope, session_id, actor=actor)
         started_at, started = self._clock(), time.perf_counter()
         error: str | None = None
         try:
@@ -139,6 +146,8 @@ class Ledger:
             "error": error,
             "started_at": started_at,
             "finished_at": self._clock(),
+            "actor": run.actor,
+            "subject_id": run.subject_id,
         }
         try:
             async with transaction(self._engine, run.scope or SYSTEM) as conn:

@@ -88,6 +88,10 @@ _PERSONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), replacement)
     for pattern, replacement in (
         (r"\bI'm\b", "{me} is"),
+        (r"\bI don't\b", "{me} doesn't"),
+        (r"\bI do not\b", "{me} does not"),
+        (r"\bI haven't\b", "{me} hasn't"),
+        (r"\bI have not\b", "{me} has not"),
         (r"\bI am\b", "{me} is"),
         (r"\bI've\b", "{me} has"),
         (r"\bI'll\b", "{me} will"),
@@ -106,17 +110,29 @@ _PERSONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\byour\b", "{you}'s"),
     )
 )
-# "I" with a verb in the present: the verb agrees with the third person.
-_I_VERB = re.compile(r"\bI (\w+)\b", re.IGNORECASE)
-_I = re.compile(r"\bI\b", re.IGNORECASE)
-_PRESENT = frozenset(
-    """
-think love like want need feel know hope work live play enjoy prefer plan mean believe
-guess wish miss take make get see say run teach study write read paint cook volunteer
-agree remember forget spend visit drive ride walk swim sing dance collect own keep
-""".split()  # noqa: SIM905
+# "I" with its verb (after any adverbs): a verb in the present agrees with the third person
+# ("I never get tired" -> "the user never gets tired"); the past, modals and the words that
+# are the same in both tenses ("I put", "I read") stay as they are.
+_I_VERB = re.compile(
+    r"\bI((?: (?:never|always|usually|often|sometimes|still|also|only|rarely|finally|even"
+    r"|already|barely|hardly|generally|normally|mostly|truly|seriously|absolutely|probably"
+    r"|certainly|personally|no longer|genuinely|mainly|occasionally|really|just|actually"
+    r"|definitely|honestly|literally|basically|totally|kinda|sorta|typically|regularly"
+    r"|constantly|secretly|desperately|badly))*) ([A-Za-z]+)\b(?!')",
+    re.IGNORECASE,
 )
-_IRREGULAR = {"have": "has", "do": "does", "go": "goes", "try": "tries", "can": "can"}
+_I = re.compile(r"\bI\b", re.IGNORECASE)
+_SAME = frozenset(
+    """
+can could will would shall should may might must was were had did went got made said saw
+took came gave found told thought knew left felt kept brought bought began ran wrote met
+sat stood heard lost paid sent spent built won taught caught fell ate drank drove rode flew
+grew threw wore broke chose spoke forgot woke sold held led slept swam sang became read put
+set cut hit let quit hurt cost shut bet spread dunno wanna gotta gonna used and or but too
+as than then so to in on at for with of the a an
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
+_IRREGULAR = {"have": "has", "do": "does", "go": "goes", "be": "is", "am": "is"}
 # "you" stays "you" unless the other speaker is known: it may be the reader.
 _YOU = re.compile(r"\byou\b", re.IGNORECASE)
 
@@ -141,6 +157,7 @@ class Observation:
     text: str
     importance: float
     message: Message
+    source: str = ""  # the sentence as said, before the rewrite
 
 
 @cache
@@ -153,10 +170,22 @@ def sentences(text: str) -> list[str]:
     return [s.strip()[:MAX_SENTENCE_CHARS] for s in _segmenter().segment(text) if s.strip()]
 
 
+# Labels people start a message with that name no speaker: "Update: surgery got moved up".
+_LABELS = frozenset(
+    """
+update correction note question edit ps reminder fyi btw also ok okay so warning spoiler
+summary context background answer reply re fwd important news plan todo tldr quick good
+bad great big sad small update2 heads day week morning evening tonight today tomorrow
+yesterday anyway honestly sorry thanks again remember
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
 def speaker_and_text(message: Message) -> tuple[str | None, str]:
-    """The speaker a transcript names at the start ("Caroline: …"), and the rest."""
+    """The speaker a transcript names at the start ("Caroline: …"), and the rest; a label
+    ("Update: …", "Quick question: …") is no speaker."""
     match = _SPEAKER.match(message.content)
-    if match is None:
+    if match is None or match.group(1).split()[0].lower() in _LABELS:
         return None, message.content
     return match.group(1), message.content[match.end() :]
 
@@ -201,7 +230,7 @@ def third_person(sentence: str, me: str, you: str | None) -> str:
         if you is None and "{you}" in replacement:
             continue
         sentence = pattern.sub(replacement.format(me=me, you=you), sentence)
-    sentence = _I_VERB.sub(lambda m: f"{me} {_agreeing(m.group(1))}", sentence)
+    sentence = _I_VERB.sub(lambda m: f"{me}{m.group(1)} {_agreeing(m.group(2))}", sentence)
     sentence = _I.sub(me, sentence)
     if you is not None:
         sentence = _YOU.sub(you, sentence)
@@ -212,9 +241,13 @@ def _agreeing(verb: str) -> str:
     lowered = verb.lower()
     if lowered in _IRREGULAR:
         return _IRREGULAR[lowered]
-    if lowered in _PRESENT:
-        return verb + ("es" if lowered.endswith(("s", "sh", "ch")) else "s")
-    return verb
+    if lowered in _SAME or lowered.endswith("ed") or not verb.isalpha():
+        return verb
+    if lowered.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if len(lowered) > 2 and lowered.endswith("y") and lowered[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
 
 
 def resolved(sentence: str, said_at: datetime) -> str:
@@ -288,7 +321,7 @@ def _observe(messages: Sequence[Message]) -> Iterator[Observation]:
             statement = _SENTENCE_START.sub(lambda m: m.group(0).upper(), statement)
             if not statement.endswith((".", "!", "?")):
                 statement += "."
-            yield Observation(statement, importance(sentence, message.role), message)
+            yield Observation(statement, importance(sentence, message.role), message, sentence)
 
 
 def _default_name(role: Role) -> str:

@@ -61,8 +61,16 @@ def clusters(facts: Sequence[Fact], vectors: np.ndarray, cosine: float) -> list[
     return groups
 
 
+def offline_inputs(facts: Sequence[Fact]) -> list[Fact]:
+    """The facts offline synthesis builds on: those the patterns read, not statements that
+    restate their message (typed only by their cues): those are one recall away already, and
+    a cluster of them would mostly say them again."""
+    return [f for f in facts if not f.restates]
+
+
 def offline_drafts(facts: Sequence[Fact], vectors: np.ndarray) -> list[Draft]:
-    """Templated insights for every cluster of at least two related facts."""
+    """Templated insights for every cluster of at least two related facts (of those
+    `offline_inputs` keeps)."""
     drafts = []
     for group in clusters(facts, vectors, CLUSTER_COSINE):
         if len(group) < MIN_CLUSTER:

@@ -17,6 +17,7 @@ from reflection.jobs.ending import Ending
 from reflection.jobs.extract import Extraction
 from reflection.jobs.housekeeping import Housekeeping
 from reflection.jobs.reflect import Reflection
+from reflection.kinds import KindReader
 from reflection.ledger import Ledger
 
 __all__ = ["Stores", "Worker"]
@@ -32,9 +33,12 @@ class Worker:
         llm: LLM | None,
         clock: Clock,
         settings: ReflectionSettings,
+        kinds: KindReader | None = None,
     ) -> None:
         self.ledger = Ledger(engine, clock)
-        self.tools = Tools(engine, stores, extractor, embedder, llm, clock, settings, self.ledger)
+        self.tools = Tools(
+            engine, stores, extractor, embedder, llm, clock, settings, self.ledger, kinds
+        )
         self._extraction = Extraction(self.tools)
         self._ending = Ending(self.tools, self._extraction.session)
         self._reflection = Reflection(self.tools)

@@ -168,8 +168,10 @@ class Resumer:
         facts += await self._facts.list_facts(
             scope, kinds=[FactKind.OBSERVATION], limit=_RECENT_OBSERVATIONS
         )
+        known = {f.id for f in facts}
+        facts += [f for f in await self._facts.pinned(scope) if f.id not in known]
         core = profile(facts)
-        items = [Item(f.text, f"fact:{f.id}") for f in (*core.identity, *core.health)]
+        items = [Item(f.text, f"fact:{f.id}") for f in (*core.pinned, *core.identity, *core.health)]
         manner = described(await self._styles.get(scope))
         if manner is not None:
             items.append(Item(manner, "user:style"))

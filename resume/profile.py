@@ -13,6 +13,9 @@ from memory.core.records import Fact, UserStyle
 MAX_PREFERENCES = 5
 MAX_HEALTH = 4
 MAX_RELATIONS = 6
+# Statements typed by their cues or nearest examples carry no attribute: a few of them, the
+# most important, may add to the identity the patterns read out.
+MAX_UNATTRIBUTED_IDENTITY = 3
 # Health constraints matter most when they are forgotten: a recipe, a restaurant, a trip.
 _HEALTH = re.compile(
     r"\b(allerg\w*|intoleran\w*|diabet\w*|asthma|celiac|coeliac|gluten|lactose|vegan|"
@@ -38,6 +41,7 @@ class Profile:
     health: tuple[Fact, ...]
     people: tuple[Fact, ...]
     preferences: tuple[Fact, ...]
+    pinned: tuple[Fact, ...] = ()  # asked to be kept in view: first, whatever else is here
 
 
 def _words(text: str) -> set[str]:
@@ -48,8 +52,11 @@ def profile(facts: Sequence[Fact]) -> Profile:
     """The profile's facts, most defining first: identity (name, home, work), health
     constraints, family and pets, then the strongest lasting preferences. Only current
     facts count; a superseded value is history, not the profile. Observations only ever
-    enter as health constraints, and only when no typed fact already says the same."""
+    enter as health constraints, and only when no typed fact already says the same, or when
+    pinned: a pinned fact of any kind is in the profile, ahead of the rest."""
     current = [f for f in facts if f.valid_to is None and f.superseded_by is None]
+    pinned = tuple(sorted((f for f in current if f.pinned), key=lambda f: (f.valid_from, f.id)))
+    current = [f for f in current if not f.pinned]
     typed_health = [
         f for f in current if f.kind is not FactKind.OBSERVATION and _HEALTH.search(f.text)
     ]
@@ -64,19 +71,23 @@ def profile(facts: Sequence[Fact]) -> Profile:
     health = sorted(typed_health, key=lambda f: -f.importance) + sorted(
         observed_health, key=lambda f: -f.importance
     )
+    about = [f for f in current if f.kind is FactKind.PROFILE and f not in typed_health]
     identity = _unrepeated(
-        sorted(
-            (f for f in current if f.kind is FactKind.PROFILE and f not in typed_health),
-            key=_rank,
-        )
+        sorted((f for f in about if f.attribute), key=_rank)
+        + sorted((f for f in about if not f.attribute), key=lambda f: -f.importance)[
+            :MAX_UNATTRIBUTED_IDENTITY
+        ]
     )
-    relations = [f for f in current if f.kind is FactKind.RELATION][:MAX_RELATIONS]
+    # A pattern's fact (it has an attribute) before a statement typed by its cues.
+    relations = sorted(
+        (f for f in current if f.kind is FactKind.RELATION), key=lambda f: f.attribute is None
+    )[:MAX_RELATIONS]
     preferences = sorted(
         (f for f in current if f.kind is FactKind.PREFERENCE and f not in typed_health),
-        key=lambda f: (-f.importance, -f.valid_from.timestamp()),
+        key=lambda f: (f.attribute is None, -f.importance, -f.valid_from.timestamp()),
     )[:MAX_PREFERENCES]
     return Profile(
-        tuple(identity), tuple(health[:MAX_HEALTH]), tuple(relations), tuple(preferences)
+        tuple(identity), tuple(health[:MAX_HEALTH]), tuple(relations), tuple(preferences), pinned
     )
 
 

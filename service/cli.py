@@ -8,9 +8,8 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -23,13 +22,14 @@ from memory.core.settings import Settings
 from reflection.scheduler import build_scheduler
 from service import commands, logs
 from service.api import create_app
+from service.cli_memory import memory
 from service.client import LocalClient
-from service.commands import with_container
+from service.commands import console
+from service.commands import run as _run
 from service.container import Container, build_container, migrated_database
 from service.demo import run_demo
 from service.mcp_server import build_server
 
-T = TypeVar("T")
 app = typer.Typer(
     help="memstrata: memory tiers, a journal and resumption for LLM assistants.",
     no_args_is_help=True,
@@ -38,19 +38,9 @@ db = typer.Typer(help="The database schema.", no_args_is_help=True)
 tenant = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(tenant, name="tenant")
+app.add_typer(memory, name="memory")
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="User id (tenant-local)")]
-
-
-def _run(work: Callable[[Container], Awaitable[T]]) -> T:
-    """Run `work` on a container built from the environment; domain errors exit 1. Only
-    warnings are logged: the output is the command's answer."""
-    logs.configure(level=logging.WARNING, json_lines=Settings().log_format == "json")
-    try:
-        return asyncio.run(with_container(Settings(), work))
-    except MemstrataError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
 
 
 @tenant.command("create")
@@ -88,7 +78,9 @@ def ingest(
     """Append the messages of a JSONL file (role, content, at, session_id,
     idempotency_key); safe to run again after an interruption."""
     data = file.read_bytes()
-    new, replayed = _run(lambda c: commands.ingest(c, tenant_id, user_id, file.name, data, console))
+    new, replayed = _run(
+        lambda c: commands.ingest(c, tenant_id, user_id, file.name, data, console), tenant_id
+    )
     console.print(f"{new} messages appended, {replayed} already there")
 
 
@@ -100,7 +92,7 @@ def recall(
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many hits")] = 10,
 ) -> None:
     """Hybrid recall over every tier."""
-    hits = _run(lambda c: LocalClient(c, tenant_id).recall(user_id, query, k))
+    hits = _run(lambda c: LocalClient(c, tenant_id).recall(user_id, query, k), tenant_id)
     table = Table("tier", "score", "when", "text")
     for hit in hits:
         table.add_row(hit.tier, f"{hit.score:.4f}", f"{hit.at:%Y-%m-%d}", hit.text)
@@ -116,7 +108,8 @@ def resume(
 ) -> None:
     """How the user's conversation would resume now, and the prompt messages."""
     context = _run(
-        lambda c: LocalClient(c, tenant_id).resume(user_id, message, budget_tokens=budget)
+        lambda c: LocalClient(c, tenant_id).resume(user_id, message, budget_tokens=budget),
+        tenant_id,
     )
     out = Console()
     out.print(f"[bold]{context.mode}[/bold] — {context.reason}")
@@ -130,7 +123,7 @@ def resume(
 @app.command()
 def journal(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> None:
     """The user's journal, latest version."""
-    entry = _run(lambda c: LocalClient(c, tenant_id).journal(user_id))
+    entry = _run(lambda c: LocalClient(c, tenant_id).journal(user_id), tenant_id)
     Console().print(Text(entry.content) if entry else "(no journal yet)")
 
 
@@ -142,7 +135,7 @@ def export(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> No
     async def rows(c: Container) -> list[dict[str, Any]]:
         return [row async for row in LocalClient(c, tenant_id).export(user_id)]
 
-    for row in _run(rows):
+    for row in _run(rows, tenant_id):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -177,11 +170,8 @@ def forget(
     """Delete everything memstrata holds about the user, in every tier."""
     if not yes:
         typer.confirm(f"Forget everything about {tenant_id}/{user_id}?", abort=True)
-    _run(lambda c: LocalClient(c, tenant_id).forget(user_id))
+    _run(lambda c: LocalClient(c, tenant_id).forget(user_id), tenant_id)
     console.print(f"forgot {tenant_id}/{user_id}")
-
-
-console = Console(stderr=True)
 
 
 @app.command()

@@ -130,6 +130,64 @@ class MemstrataClient:
                     raise ApiError(500, {"title": "Export failed", **row})
                 yield row
 
+    async def facts(
+        self,
+        user_id: str,
+        *,
+        kinds: list[str] | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+    ) -> list[schemas.FactOut]:
+        params: dict[str, Any] = {"include_superseded": include_superseded, "limit": limit}
+        if kinds:
+            params["kind"] = kinds
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
+        data = await self._call("GET", f"/users/{user_id}/facts", params=params)
+        return [schemas.FactOut.model_validate(f) for f in data]
+
+    async def knowledge(self, user_id: str, *, limit: int = 100) -> list[schemas.KnowledgeOut]:
+        data = await self._call("GET", f"/users/{user_id}/knowledge", params={"limit": limit})
+        return [schemas.KnowledgeOut.model_validate(k) for k in data]
+
+    async def remember(
+        self,
+        user_id: str,
+        kind: str,
+        text: str,
+        *,
+        importance: float = 0.8,
+        pinned: bool = False,
+    ) -> schemas.FactOut:
+        body = {"kind": kind, "text": text, "importance": importance, "pinned": pinned}
+        data = await self._call("POST", f"/users/{user_id}/facts", json=body)
+        return schemas.FactOut.model_validate(data)
+
+    async def correct(
+        self,
+        user_id: str,
+        fact_id: str,
+        text: str,
+        *,
+        kind: str | None = None,
+        importance: float | None = None,
+    ) -> schemas.FactOut:
+        body = {"text": text, "kind": kind, "importance": importance}
+        data = await self._call("POST", f"/users/{user_id}/facts/{fact_id}/correction", json=body)
+        return schemas.FactOut.model_validate(data)
+
+    async def delete_fact(self, user_id: str, fact_id: str) -> None:
+        await self._call("DELETE", f"/users/{user_id}/facts/{fact_id}")
+
+    async def pin(self, user_id: str, fact_id: str, pinned: bool = True) -> schemas.FactOut:
+        method = "PUT" if pinned else "DELETE"
+        data = await self._call(method, f"/users/{user_id}/facts/{fact_id}/pin")
+        return schemas.FactOut.model_validate(data)
+
+    async def delete_insight(self, user_id: str, knowledge_id: str) -> None:
+        await self._call("DELETE", f"/users/{user_id}/knowledge/{knowledge_id}")
+
     async def forget(self, user_id: str) -> None:
         await self._call("DELETE", f"/users/{user_id}")
 
@@ -138,11 +196,13 @@ class MemstrataClient:
 
 
 class LocalClient:
-    """The same calls, in-process, for one tenant of a container."""
+    """The same calls, in-process, for one tenant of a container; `actor` is who the ledger
+    says made a change by hand ("local", "cli", "mcp")."""
 
-    def __init__(self, container: Container, tenant_id: str) -> None:
+    def __init__(self, container: Container, tenant_id: str, actor: str = "local") -> None:
         self._c = container
         self._tenant = tenant_id
+        self._actor = actor
 
     def _scope(self, user_id: str) -> Scope:
         return Scope(self._tenant, user_id)
@@ -213,6 +273,71 @@ class LocalClient:
     async def export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
         async for row in self._c.records.export(self._scope(user_id)):
             yield row
+
+    async def facts(
+        self,
+        user_id: str,
+        *,
+        kinds: list[str] | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
+        limit: int = 100,
+    ) -> list[schemas.FactOut]:
+        found = await self._c.facts.list_facts(
+            self._scope(user_id),
+            kinds=kinds,
+            as_of=as_of,
+            include_superseded=include_superseded,
+            limit=limit,
+        )
+        return [schemas.FactOut.model_validate(f) for f in found]
+
+    async def knowledge(self, user_id: str, *, limit: int = 100) -> list[schemas.KnowledgeOut]:
+        found = await self._c.knowledge.list_knowledge(self._scope(user_id), limit=limit)
+        return [schemas.KnowledgeOut.model_validate(k) for k in found]
+
+    async def remember(
+        self,
+        user_id: str,
+        kind: str,
+        text: str,
+        *,
+        importance: float = 0.8,
+        pinned: bool = False,
+    ) -> schemas.FactOut:
+        fact = await self._c.curation.remember(
+            self._scope(user_id),
+            kind,
+            text,
+            importance=importance,
+            pinned=pinned,
+            actor=self._actor,
+        )
+        return schemas.FactOut.model_validate(fact)
+
+    async def correct(
+        self,
+        user_id: str,
+        fact_id: str,
+        text: str,
+        *,
+        kind: str | None = None,
+        importance: float | None = None,
+    ) -> schemas.FactOut:
+        fact = await self._c.curation.correct(
+            self._scope(user_id), fact_id, text, kind=kind, importance=importance, actor=self._actor
+        )
+        return schemas.FactOut.model_validate(fact)
+
+    async def delete_fact(self, user_id: str, fact_id: str) -> None:
+        await self._c.curation.forget_fact(self._scope(user_id), fact_id, actor=self._actor)
+
+    async def pin(self, user_id: str, fact_id: str, pinned: bool = True) -> schemas.FactOut:
+        fact = await self._c.curation.pin(self._scope(user_id), fact_id, pinned, actor=self._actor)
+        return schemas.FactOut.model_validate(fact)
+
+    async def delete_insight(self, user_id: str, knowledge_id: str) -> None:
+        await self._c.curation.forget_insight(self._scope(user_id), knowledge_id, actor=self._actor)
 
     async def forget(self, user_id: str) -> None:
         await self._c.records.forget(self._scope(user_id))

@@ -1,22 +1,48 @@
 """The data commands of the CLI — tenant keys, ingest, recall, resume, journal, export,
-forget — run in-process on the configured database through `LocalClient`."""
+forget, single memories — run in-process on the configured database through `LocalClient`."""
 
+import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from memory.core.errors import InvalidInput
+from memory.core.errors import InvalidInput, MemstrataError, NotFound
 from memory.core.settings import Settings
+from service import logs
 from service.client import LocalClient
 from service.container import Container, build_container
 
 T = TypeVar("T")
+console = Console(stderr=True)  # messages; a command's answer goes to standard output
+
+
+def run(work: Callable[[Container], Awaitable[T]], tenant: str | None = None) -> T:
+    """Run `work` on a container built from the environment, for `tenant` if it names one
+    (which must exist: a typo in `-t` is an error, not a new tenant); domain errors exit 1.
+    Only warnings are logged: the output is the command's answer."""
+    logs.configure(level=logging.WARNING, json_lines=Settings().log_format == "json")
+
+    async def checked(c: Container) -> T:
+        if tenant is not None and not await c.tenants.exists(tenant):
+            raise NotFound(
+                f"tenant {tenant!r} does not exist; create it with: memstrata tenant create "
+                f"{tenant}"
+            )
+        return await work(c)
+
+    try:
+        return asyncio.run(with_container(Settings(), checked))
+    except MemstrataError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
 
 
 async def with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:

@@ -26,7 +26,9 @@ from memory.stores.summaries import SummaryStore
 from memory.stores.tenants import TenantStore
 from memory.stores.transcripts import TranscriptStore
 from memory.stores.users import UserRecords, UserStyles
+from reflection.curation import Curation
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
+from reflection.kinds import KindReader
 from reflection.ledger import Ledger
 from reflection.worker import Stores, Worker
 from resume.context import Resumer
@@ -58,6 +60,7 @@ class Container:
     records: UserRecords
     rotation: KeyRotation
     backlog: Backlog
+    curation: Curation
     cipher: Cipher = DISABLED
     owns_embedder: bool = True  # False when the caller gave it, and closes it
 
@@ -136,8 +139,9 @@ async def build_container(
         cipher=cipher,
     )
     cap = settings.reflection.max_facts_per_message
-    extractor: Extractor = RuleExtractor(cap) if llm is None else LLMExtractor(llm, cap)
-    worker = Worker(engine, stores, extractor, embedder, llm, clock, settings.reflection)
+    kinds = KindReader(embedder)
+    extractor: Extractor = RuleExtractor(cap, kinds) if llm is None else LLMExtractor(llm, cap)
+    worker = Worker(engine, stores, extractor, embedder, llm, clock, settings.reflection, kinds)
     recall = Recall(engine, embedder, settings.recall, clock, chars, cipher)
     resumer = Resumer(
         sessions,
@@ -172,6 +176,14 @@ async def build_container(
         records=UserRecords(engine, session_store, cipher),
         rotation=KeyRotation(engine, cipher),
         backlog=Backlog(engine),
+        curation=Curation(
+            stores.facts,
+            stores.knowledge,
+            embedder,
+            worker.ledger,
+            clock,
+            worker.tools.redactor_for,
+        ),
         cipher=cipher,
         owns_embedder=given is None,
     )

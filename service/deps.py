@@ -3,6 +3,7 @@ uses), the tenant an API key is bound to, the admin, and the scope of a request 
 tenant and a tenant-local user id)."""
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
@@ -19,6 +20,7 @@ from memory.stores.summaries import SummaryStore
 from memory.stores.tenants import TenantStore
 from memory.stores.transcripts import TranscriptStore
 from memory.stores.users import UserRecords
+from reflection.curation import Curation
 from reflection.ledger import Ledger
 from resume.context import Resumer
 from service.container import Container
@@ -56,6 +58,7 @@ ResumerDep = Annotated[Resumer, _part("resumer")]
 HistoryDep = Annotated[History, _part("history")]
 RecordsDep = Annotated[UserRecords, _part("records")]
 LedgerDep = Annotated[Ledger, _part("ledger")]
+CurationDep = Annotated[Curation, _part("curation")]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -74,14 +77,30 @@ def _bearer(authorization: str | None) -> str:
     return token
 
 
-async def tenant(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The tenant of the presented key; every read and write of the request is bound to it."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the tenant every read and write is bound to, and the actor the ledger
+    names for a change made by hand ("key:<id>", or "local" without authentication)."""
+
+    tenant_id: str
+    actor: str
+
+
+async def caller(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
     if not c.settings.api.auth:
-        return "local"
-    found = await c.api_keys.tenant_of(_bearer(authorization))
+        return Caller("local", "local")
+    found = await c.api_keys.resolve(_bearer(authorization))
     if found is None:
         raise Unauthorized("unknown or revoked API key")
-    return found
+    return Caller(found[0], f"key:{found[1]}")
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+async def tenant(who: CallerDep) -> str:
+    """The tenant of the presented key; every read and write of the request is bound to it."""
+    return who.tenant_id
 
 
 TenantDep = Annotated[str, Depends(tenant)]

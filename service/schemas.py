@@ -115,6 +115,23 @@ class ResumeIn(_In):
     budget_tokens: int | None = Field(default=None, ge=50, le=200_000)
 
 
+class MemoryIn(_In):
+    """A memory the user asked to be remembered, added by hand."""
+
+    kind: FactKind
+    text: str = Field(min_length=1)
+    importance: float = Field(default=0.8, ge=0, le=1)
+    pinned: bool = False
+
+
+class CorrectionIn(_In):
+    """What a fact should say instead; its kind and importance stay unless given."""
+
+    text: str = Field(min_length=1)
+    kind: FactKind | None = None
+    importance: float | None = Field(default=None, ge=0, le=1)
+
+
 class RecallIn(_In):
     query: str
     k: int = 10
@@ -166,6 +183,7 @@ class FactOut(_Out):
     valid_to: datetime | None
     superseded_by: uuid.UUID | None
     source_message_ids: list[uuid.UUID]
+    pinned: bool = False  # always in the profile
 
 
 class KnowledgeOut(_Out):
@@ -241,6 +259,8 @@ class RunOut(_Out):
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    actor: str | None = None  # who made a change by hand ("key:<id>", "cli", "mcp", …)
+    subject_id: uuid.UUID | None = None  # the fact or insight changed by hand
 
 
 class ItemOut(_Out):

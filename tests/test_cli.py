@@ -85,6 +85,7 @@ def test_ingest_then_resume_round_trip(fresh_database: str, tmp_path: Path) -> N
     env = {"MEMSTRATA_DATABASE_URL": fresh_database, "COLUMNS": "200"}
     who = ["--tenant", "acme", "--user", "sam"]
     runner = CliRunner()
+    assert runner.invoke(app, ["tenant", "create", "acme"], env=env).exit_code == 0
     first = runner.invoke(app, ["ingest", str(source), *who], env=env)
     assert first.exit_code == 0, first.output
     assert "3 messages appended, 0 already there" in first.output
@@ -111,6 +112,7 @@ def test_ingest_of_a_file_that_grew_appends_only_the_new_lines(
     source.write_text("\n".join(json.dumps(line) for line in lines[:2]) + "\n")
     env = {"MEMSTRATA_DATABASE_URL": fresh_database}
     who = ["--tenant", "acme", "--user", "sam"]
+    assert CliRunner().invoke(app, ["tenant", "create", "acme"], env=env).exit_code == 0
     first = CliRunner().invoke(app, ["ingest", str(source), *who], env=env)
     assert "2 messages appended, 0 already there" in first.output, first.output
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
@@ -124,10 +126,35 @@ def test_ingest_of_a_file_that_grew_appends_only_the_new_lines(
 def test_ingest_names_the_bad_line(fresh_database: str, tmp_path: Path) -> None:
     source = tmp_path / "bad.jsonl"
     source.write_text('{"role": "user", "content": "ok"}\n{"role": "user"}\n')
-    result = CliRunner().invoke(
-        app, ["ingest", str(source)], env={"MEMSTRATA_DATABASE_URL": fresh_database}
-    )
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database}
+    assert CliRunner().invoke(app, ["tenant", "create", "default"], env=env).exit_code == 0
+    result = CliRunner().invoke(app, ["ingest", str(source)], env=env)
     assert result.exit_code == 1 and "line 2" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["recall", "anything"],
+        ["resume"],
+        ["journal"],
+        ["export"],
+        ["forget", "--yes"],
+        ["memory", "list"],
+        ["memory", "add", "profile", "Is a nurse"],
+    ],
+)
+def test_a_data_command_for_a_tenant_that_does_not_exist_is_an_error(
+    fresh_database: str, command: list[str]
+) -> None:
+    """A typo in -t names no tenant: the command says so, and creates nothing."""
+    env = {"MEMSTRATA_DATABASE_URL": fresh_database, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, [*command, "--tenant", "acmee"], env=env)
+    assert result.exit_code == 1
+    assert "tenant 'acmee' does not exist" in result.output
+    assert "memstrata tenant create acmee" in result.output
+    listed = CliRunner().invoke(app, ["memory", "list", "--tenant", "acmee"], env=env)
+    assert listed.exit_code == 1, "nothing was created"
 
 
 def test_tenant_create_prints_a_key(fresh_database: str) -> None:
@@ -149,6 +176,7 @@ def test_tenant_create_for_a_tenant_that_exists_says_so(fresh_database: str) -> 
 
 def test_recall_takes_a_short_k(fresh_database: str) -> None:
     env = {"MEMSTRATA_DATABASE_URL": fresh_database}
+    assert CliRunner().invoke(app, ["tenant", "create", "default"], env=env).exit_code == 0
     result = CliRunner().invoke(app, ["recall", "anything", "-k", "3"], env=env)
     assert result.exit_code == 0, result.output
     assert CliRunner().invoke(app, ["recall", "anything", "-k", "0"], env=env).exit_code == 2
@@ -179,6 +207,7 @@ def test_keys_rotate_seals_what_was_written_in_the_clear(
     source.write_text(json.dumps({"role": "user", "content": "my locker code is 4471"}) + "\n")
     plain = {"MEMSTRATA_DATABASE_URL": fresh_database, "COLUMNS": "200"}
     runner = CliRunner()
+    assert runner.invoke(app, ["tenant", "create", "default"], env=plain).exit_code == 0
     assert runner.invoke(app, ["ingest", str(source)], env=plain).exit_code == 0
     key = base64.b64encode(os.urandom(32)).decode()
     sealed = {**plain, "MEMSTRATA_ENCRYPTION__KEYS": json.dumps({"k1": key})}

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from memory.core.errors import Conflict
+from memory.core.errors import Conflict, NotFound
 from memory.core.settings import Settings
 from memory.infra.embedder import SentenceTransformerEmbedder
 from service.api import create_app
@@ -66,6 +66,21 @@ async def test_http_and_local_clients_agree(container: Container, clock: TravelC
         assert [row async for row in remote.export("alice")] == [
             row async for row in local.export("alice")
         ]
+        # Single memories: what one client changes, the other reads the same.
+        tea = await remote.remember("alice", "preference", "Prefers tea", pinned=True)
+        assert tea in await local.facts("alice", kinds=["preference"])
+        fixed = await local.correct("alice", str(tea.id), "Prefers green tea")
+        assert await remote.facts("alice", kinds=["preference"]) == [fixed]
+        assert (await local.pin("alice", str(fixed.id), False)) == (
+            await remote.facts("alice", kinds=["preference"])
+        )[0]
+        assert await remote.knowledge("alice") == await local.knowledge("alice")
+        await remote.delete_fact("alice", str(fixed.id))
+        with pytest.raises(ApiError) as gone:
+            await remote.delete_fact("alice", str(fixed.id))
+        assert (gone.value.status, gone.value.code) == (404, "not_found")
+        with pytest.raises(NotFound):
+            await local.delete_fact("alice", str(fixed.id))
         await remote.forget("alice")
         assert [row["tier"] async for row in local.export("alice")] == ["end"]
         await remote.close()

@@ -11,7 +11,7 @@ from reflection.consolidation import decide
 from reflection.digest import Digest
 from reflection.extraction import Candidate
 from reflection.journal import compose
-from reflection.synthesis import Draft, reconcile
+from reflection.synthesis import Draft, offline_inputs, reconcile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SCOPE = Scope("t", "u")
@@ -57,6 +57,40 @@ def test_near_duplicates_of_the_same_kind_merge() -> None:
     assert decide(near, [], [(known, 0.7)]).action == "insert"
     other_kind = candidate("Really loves mountain hiking", FactKind.PLAN)
     assert decide(other_kind, [], [(known, 0.95)]).action == "insert"
+
+
+def test_a_statement_that_says_it_changed_revises_the_closest_fact_of_its_kind() -> None:
+    surgery = fact("The user's ACL surgery is on the 2nd of February.", FactKind.PLAN)
+    moved = candidate("Update: surgery got moved up, it's now the 19th of January.", FactKind.PLAN)
+    decision = decide(moved, [], [(surgery, 0.72)])
+    assert (decision.action, decision.target) == ("supersede", surgery.id)
+    # Without a word that says it changed, or far in meaning, or of another kind: new.
+    again = candidate("The user is nervous about the surgery in January.", FactKind.PLAN)
+    assert decide(again, [], [(surgery, 0.72)]).action == "insert"
+    assert decide(moved, [], [(surgery, 0.4)]).action == "insert"
+    assert decide(moved, [], [(fact(surgery.text, FactKind.EVENT), 0.72)]).action == "insert"
+    # A pattern's fact with an attribute changes by its attribute, never by this reading.
+    typed = candidate("Lives in Kinsale now", attribute="residence")
+    assert decide(typed, [], [(fact("Lives in Cork"), 0.8)]).action == "insert"
+
+
+def test_offline_synthesis_builds_on_what_the_patterns_read() -> None:
+    read = fact("Has a dog named Bruno", FactKind.RELATION)
+    typed_by_cue = Fact(
+        uuid.uuid4(),
+        SCOPE,
+        FactKind.EVENT,
+        "The user's dog Bruno kept the user up all night.",
+        0.5,
+        0.55,
+        None,
+        T0,
+        None,
+        None,
+        T0,
+        restates=True,
+    )
+    assert offline_inputs([read, typed_by_cue]) == [read]
 
 
 def digest_of(day: int) -> Digest:

@@ -3,6 +3,7 @@ speaking the protocol on its standard input and output."""
 
 import os
 import sys
+import uuid
 
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -33,7 +34,17 @@ async def test_remember_recall_resume_forget_over_stdio(fresh_database: str) -> 
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         names = {tool.name for tool in (await session.list_tools()).tools}
-        assert names == {"remember", "recall", "resume", "forget"}
+        assert names == {
+            "remember",
+            "recall",
+            "resume",
+            "forget",
+            "list_memories",
+            "add_memory",
+            "correct_memory",
+            "delete_memory",
+            "pin_memory",
+        }
         stored = payload(
             await session.call_tool("remember", {"content": "My cat Miso loves tuna."})
         )
@@ -42,6 +53,29 @@ async def test_remember_recall_resume_forget_over_stdio(fresh_database: str) -> 
         assert "Miso" in str(hits)
         context = payload(await session.call_tool("resume", {"message": "hi"}))
         assert context["mode"] == "full_restore"  # type: ignore[index]
+        # One memory by hand: added pinned, corrected, unpinned, deleted.
+        added = payload(
+            await session.call_tool(
+                "add_memory", {"kind": "profile", "text": "Is vegetarian", "pin": True}
+            )
+        )
+        assert added["pinned"] is True  # type: ignore[index]
+        fixed = payload(
+            await session.call_tool(
+                "correct_memory",
+                {"fact_id": added["id"], "text": "Is vegan"},  # type: ignore[index]
+            )
+        )
+        listed = payload(await session.call_tool("list_memories", {"kind": "profile"}))
+        assert [m["text"] for m in listed] == ["Is vegan"]  # type: ignore[attr-defined]
+        unpinned = payload(
+            await session.call_tool("pin_memory", {"fact_id": fixed["id"], "pinned": False})  # type: ignore[index]
+        )
+        assert unpinned["pinned"] is False  # type: ignore[index]
+        await session.call_tool("delete_memory", {"fact_id": fixed["id"]})  # type: ignore[index]
+        assert payload(await session.call_tool("list_memories", {"kind": "profile"})) == []
+        unknown = await session.call_tool("delete_memory", {"fact_id": str(uuid.uuid4())})
+        assert unknown.is_error and "not found" in str(unknown.content)
         refused = payload(await session.call_tool("forget", {"confirm": False}))
         assert refused["forgotten"] is False  # type: ignore[index]
         assert payload(await session.call_tool("forget", {"confirm": True})) == {"forgotten": True}

@@ -121,6 +121,21 @@ async def test_an_observation_stands_in_for_its_message_only_once_the_message_is
     assert all(h.tier.value != "raw" for h in hits)
 
 
+async def test_a_statement_typed_by_its_cues_also_lets_its_message_speak(app: Container) -> None:
+    """A statement no pattern read but its cues typed (a plan, by its date) restates its
+    message just as an observation does: recall shows the message while it is kept."""
+    ana = Scope("acme", "ana")
+    await app.sessions.append(ana, uuid.uuid4(), "user", "The wedding is March 22nd, in Porto.")
+    app.clock.advance(hours=3)  # type: ignore[attr-defined]
+    await app.worker.tick()
+    typed = [f for f in await app.facts.list_facts(ana) if "wedding" in f.text.lower()]
+    assert typed and all(f.restates for f in typed)
+    assert any(f.kind is FactKind.PLAN for f in typed)
+    hits = await app.recall.recall(ana, "when is the wedding?", 5)
+    assert any(h.tier.value == "raw" and "wedding" in h.text for h in hits)
+    assert not any(h.tier.value == "facts" and "wedding" in h.text.lower() for h in hits)
+
+
 def _hit(tier: Tier, *messages: uuid.UUID, kind: FactKind | None = None) -> RecallHit:
     parts = ScoreParts(None, None, None, None, None, 0.0, 0.0, 0.0)
     return RecallHit(

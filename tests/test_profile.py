@@ -10,9 +10,21 @@ from resume.profile import profile
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def fact(text: str, attribute: str, kind: FactKind = FactKind.PROFILE) -> Fact:
+def fact(
+    text: str, attribute: str | None, kind: FactKind = FactKind.PROFILE, importance: float = 0.7
+) -> Fact:
     return Fact(
-        uuid.uuid4(), Scope("acme", "marta"), kind, text, 0.7, 0.8, attribute, AT, None, None, AT
+        uuid.uuid4(),
+        Scope("acme", "marta"),
+        kind,
+        text,
+        importance,
+        0.8,
+        attribute,
+        AT,
+        None,
+        None,
+        AT,
     )
 
 
@@ -28,3 +40,20 @@ def test_a_line_that_adds_something_stays() -> None:
     job = fact("Works as a nurse", "occupation")
     place = fact("Works in Porto", "workplace")
     assert set(profile([job, place]).identity) == {job, place}
+
+
+def test_statements_typed_by_their_cues_add_a_few_lines_after_the_patterns_facts() -> None:
+    name = fact("Is named Marta", "name")
+    statements = [
+        fact(f"The user mentioned fact number {n} about their life", None, importance=n / 10)
+        for n in range(1, 9)
+    ]
+    identity = profile([*statements, name]).identity
+    assert identity[0] == name
+    assert identity[1:] == tuple(sorted(statements, key=lambda f: -f.importance)[:3])
+    likes = fact("Likes running along the river", "preference:running", FactKind.PREFERENCE)
+    cued = [
+        fact(f"The user does thing {n} every weekend", None, FactKind.PREFERENCE, 0.9)
+        for n in range(6)
+    ]
+    assert profile([*cued, likes]).preferences[0] == likes

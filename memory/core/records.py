@@ -43,6 +43,8 @@ class Fact:
     # When a plan or an event takes place (not when it was said): a plan is live until
     # then, and past after.
     occurs_at: datetime | None = None
+    pinned: bool = False  # always in the profile, whatever else it holds
+    restates: bool = False  # says again what its source message says (an observation)
 
 
 @dataclass(frozen=True, slots=True)

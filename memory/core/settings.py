@@ -180,6 +180,10 @@ class RecallSettings(BaseModel):
     importance_weight: float = Field(default=0.3, ge=0)
     default_importance: float = Field(default=0.5, ge=0, le=1)  # tiers that carry none
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    # Scan every vector of the user's rows instead of walking the HNSW graph: exact and the
+    # same on every run (a graph's shape depends on random levels drawn as rows arrive),
+    # slower for large users. The evals set it so that two runs compare.
+    exact_scan: bool = False
 
 
 class EncryptionSettings(BaseModel):

@@ -186,6 +186,11 @@ class FactRow(SQLModel, table=True):
     created_at: datetime = ts()
     # When the plan or event it states takes place, when it names one.
     occurs_at: datetime | None = ts(nullable=True)
+    # Put in the profile whatever else it holds: the user or the operator asked for it.
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": sql_text("false")})
+    # Says again what its source message says, sentence by sentence (an observation, or a
+    # statement typed by its cues): while the message is kept, the message speaks for it.
+    restates: bool = Field(default=False, sa_column_kwargs={"server_default": sql_text("false")})
     embedding: list[float] | None = embedding()
     tsv: Any = tsv("text")
 

@@ -95,3 +95,6 @@ class Run(SQLModel, table=True):
     error: str | None = text_column(default=None)
     started_at: datetime = ts()
     finished_at: datetime | None = ts(nullable=True)
+    # A change made by hand: who made it (an API key, the CLI, an MCP client) and to what.
+    actor: str | None = text_column(default=None)
+    subject_id: uuid.UUID | None = Field(default=None, nullable=True)

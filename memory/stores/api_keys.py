@@ -20,7 +20,7 @@ _ENSURE_TENANT = text(
 _INSERT = text(
     "INSERT INTO api_keys (id, tenant_id, name, key_hash) VALUES (:id, :tenant_id, :name, :hash)"
 )
-_RESOLVE = text("SELECT tenant_id FROM api_keys WHERE key_hash = :hash AND revoked_at IS NULL")
+_RESOLVE = text("SELECT tenant_id, id FROM api_keys WHERE key_hash = :hash AND revoked_at IS NULL")
 _REVOKE = text(
     "UPDATE api_keys SET revoked_at = :at WHERE tenant_id = :tenant_id AND id = :id "
     "AND revoked_at IS NULL"
@@ -60,11 +60,16 @@ class ApiKeyStore:
 
     async def tenant_of(self, key: str) -> str | None:
         """The tenant a presented key belongs to, or None for an unknown or revoked key."""
+        found = await self.resolve(key)
+        return None if found is None else found[0]
+
+    async def resolve(self, key: str) -> tuple[str, uuid.UUID] | None:
+        """The tenant and the id of a presented key, or None for an unknown or revoked key."""
         if not key.startswith(_PREFIX) or len(key) > 200:
             return None
         async with unscoped_transaction(self._engine) as conn:
-            tenant = await conn.scalar(_RESOLVE, {"hash": digest(key)})
-        return None if tenant is None else str(tenant)
+            row = (await conn.execute(_RESOLVE, {"hash": digest(key)})).first()
+        return None if row is None else (str(row.tenant_id), row.id)
 
     async def revoke(self, tenant_id: str, key_id: uuid.UUID) -> None:
         params = {"tenant_id": tenant_id, "id": key_id, "at": self._clock()}

@@ -23,7 +23,7 @@ from memory.stores.users import ensure_user
 _SCOPED = "f.tenant_id = :tenant_id AND f.user_id = :user_id"
 _SELECT = f"""
 SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from,
-       f.valid_to, f.superseded_by, f.created_at, f.occurs_at,
+       f.valid_to, f.superseded_by, f.created_at, f.occurs_at, f.pinned, f.restates,
        ARRAY(SELECT s.message_id FROM fact_sources s
              WHERE s.fact_id = f.id ORDER BY s.message_id) AS sources
 FROM facts f WHERE {_SCOPED}
@@ -31,9 +31,9 @@ FROM facts f WHERE {_SCOPED}
 
 _INSERT = text("""
 INSERT INTO facts (id, tenant_id, user_id, kind, text, text_hash, importance, confidence,
-                   attribute, valid_from, created_at, occurs_at, embedding)
+                   attribute, valid_from, created_at, occurs_at, restates, embedding)
 VALUES (:id, :tenant_id, :user_id, :kind, :text, :text_hash, :importance, :confidence,
-        :attribute, :valid_from, :created_at, :occurs_at, CAST(:embedding AS vector))
+        :attribute, :valid_from, :created_at, :occurs_at, :restates, CAST(:embedding AS vector))
 ON CONFLICT (tenant_id, user_id, text_hash) WHERE superseded_by IS NULL AND valid_to IS NULL
 DO NOTHING
 RETURNING id
@@ -50,7 +50,11 @@ FROM unnest(CAST(:message_ids AS uuid[])) AS c(id)
 LEFT JOIN messages m ON m.tenant_id = :tenant_id AND m.user_id = :user_id AND m.id = c.id
 ON CONFLICT DO NOTHING
 """)
-_LOCK = text("SELECT f.id, f.valid_to FROM facts f WHERE " + _SCOPED + " AND f.id = :id FOR UPDATE")
+_LOCK = text(
+    "SELECT f.id, f.valid_to, f.pinned FROM facts f WHERE " + _SCOPED + " AND f.id = :id FOR UPDATE"
+)
+_PIN = text("UPDATE facts f SET pinned = :pinned WHERE " + _SCOPED + " AND f.id = :id")
+_PINNED = text(_SELECT + " AND f.pinned AND f.valid_to IS NULL ORDER BY f.valid_from, f.id")
 _END = text("UPDATE facts f SET valid_to = :valid_to WHERE " + _SCOPED + " AND f.id = :id")
 _LINK = text("UPDATE facts f SET superseded_by = :new_id WHERE " + _SCOPED + " AND f.id = :id")
 _BY_IDS = text(_SELECT + " AND f.id = ANY(:ids) ORDER BY f.valid_from, f.id")
@@ -77,6 +81,16 @@ _NEAREST_SQL = (
 _NEAREST = text(_NEAREST_SQL.format(kinds=""))
 _NEAREST_OF_KINDS = text(_NEAREST_SQL.format(kinds=" AND f.kind = ANY(:kinds)"))
 _DELETE = text("DELETE FROM facts f WHERE " + _SCOPED + " AND f.id = ANY(:ids)")
+# Every version of every insight that cites the fact: its text may say the fact again, and
+# the next reflection pass writes the others anew from what remains.
+_DELETE_CITING = text("""
+DELETE FROM knowledge k WHERE k.tenant_id = :tenant_id AND k.user_id = :user_id
+  AND k.lineage_id IN (
+    SELECT c.lineage_id FROM knowledge c
+    JOIN knowledge_sources s
+      ON s.tenant_id = c.tenant_id AND s.user_id = c.user_id AND s.knowledge_id = c.id
+    WHERE c.tenant_id = :tenant_id AND c.user_id = :user_id AND s.fact_id = ANY(:ids))
+""")
 
 _MAX_LIST = 1000
 _PUNCTUATION = re.compile(r"[\s.!?;:,]+$")
@@ -104,6 +118,8 @@ def _fact(scope: Scope, row: RowMapping) -> Fact:
         created_at=row["created_at"],
         source_message_ids=tuple(row["sources"]),
         occurs_at=row["occurs_at"],
+        pinned=row["pinned"],
+        restates=row["restates"],
     )
 
 
@@ -144,6 +160,7 @@ class FactStore:
         confidence: float = 1.0,
         attribute: str | None = None,
         occurs_at: datetime | None = None,
+        restates: bool = False,
     ) -> dict[str, Any]:
         statement = domain.content(statement, "text", self._max_chars)
         now = self._clock()
@@ -159,6 +176,7 @@ class FactStore:
             "valid_from": now if valid_from is None else domain.aware(valid_from, "valid_from"),
             "created_at": now,
             "occurs_at": None if occurs_at is None else domain.aware(occurs_at, "occurs_at"),
+            "restates": bool(restates),
             "embedding": vector_literal(embedding),
             "message_ids": domain.parse_uuids(source_message_ids, "source_message_ids"),
         }
@@ -176,6 +194,7 @@ class FactStore:
         confidence: float = 1.0,
         attribute: str | None = None,
         occurs_at: datetime | None = None,
+        restates: bool = False,
     ) -> Fact:
         """Store a fact, or return the identical current one with these sources added."""
         params = self._params(
@@ -189,6 +208,7 @@ class FactStore:
             confidence,
             attribute,
             occurs_at,
+            restates,
         )
         async with transaction(self._engine, scope) as conn:
             await ensure_user(conn, scope)
@@ -218,6 +238,7 @@ class FactStore:
         confidence: float = 1.0,
         attribute: str | None = None,
         occurs_at: datetime | None = None,
+        restates: bool = False,
     ) -> Fact:
         """Replace a current fact: the old one ends where the new one begins and points at
         it. Superseding a fact that is no longer current raises `Conflict`."""
@@ -233,6 +254,7 @@ class FactStore:
             confidence,
             attribute,
             occurs_at,
+            restates,
         )
         async with transaction(self._engine, scope) as conn:
             row = (await conn.execute(_LOCK, {**scope_params(scope), "id": old})).first()
@@ -244,6 +266,8 @@ class FactStore:
             await conn.execute(_END, ends)
             new_id = await self._insert(conn, params)
             await conn.execute(_LINK, {**scope_params(scope), "id": old, "new_id": new_id})
+            if row.pinned:  # a new version of a pinned fact stays pinned
+                await conn.execute(_PIN, {**scope_params(scope), "id": new_id, "pinned": True})
             return await self._get(conn, scope, new_id)
 
     async def close(self, scope: Scope, fact_id: uuid.UUID | str, at: datetime) -> bool:
@@ -292,6 +316,29 @@ class FactStore:
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(sql, params)).mappings().all()
         return [_fact(scope, row) for row in rows]
+
+    async def pin(self, scope: Scope, fact_id: uuid.UUID | str, pinned: bool = True) -> Fact:
+        """Pin a fact (it is in the profile whatever else the profile holds) or unpin it."""
+        fid = domain.parse_uuid(fact_id, "fact_id")
+        params = {**scope_params(scope), "id": fid, "pinned": bool(pinned)}
+        async with transaction(self._engine, scope) as conn:
+            if (await conn.execute(_PIN, params)).rowcount == 0:
+                raise NotFound(f"fact {fid} not found")
+            return await self._get(conn, scope, fid)
+
+    async def pinned(self, scope: Scope) -> list[Fact]:
+        """The user's current pinned facts, oldest first."""
+        async with transaction(self._engine, scope) as conn:
+            rows = (await conn.execute(_PINNED, scope_params(scope))).mappings().all()
+        return [_fact(scope, row) for row in rows]
+
+    async def get(self, scope: Scope, fact_id: uuid.UUID | str) -> Fact:
+        fid = domain.parse_uuid(fact_id, "fact_id")
+        async with transaction(self._engine, scope) as conn:
+            fact = await self._get_or_none(conn, scope, fid)
+        if fact is None:
+            raise NotFound(f"fact {fid} not found")
+        return fact
 
     async def get_many(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> list[Fact]:
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
@@ -365,8 +412,10 @@ class FactStore:
             return await self._get(conn, scope, target)
 
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
-        """Delete facts for good (a user's request); their knowledge citations go too."""
+        """Delete facts for good (a user's request), and every insight that cites one of
+        them; the number of facts deleted."""
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
         async with transaction(self._engine, scope) as conn:
+            await conn.execute(_DELETE_CITING, params)
             result = await conn.execute(_DELETE, params)
         return result.rowcount

@@ -47,6 +47,12 @@ INSERT INTO knowledge_sources (knowledge_id, fact_id, tenant_id, user_id)
 SELECT :id, f, :tenant_id, :user_id FROM unnest(CAST(:fact_ids AS uuid[])) AS f
 """)
 
+_DELETE_LINEAGE = text(
+    "DELETE FROM knowledge k WHERE " + _SCOPED + " AND k.lineage_id = ("
+    "SELECT c.lineage_id FROM knowledge c WHERE c.tenant_id = :tenant_id"
+    " AND c.user_id = :user_id AND c.id = :id)"
+)
+
 _MAX_LIST = 1000
 
 
@@ -151,6 +157,15 @@ class KnowledgeStore:
             if old.retired_at is None:
                 await conn.execute(_RETIRE, params)
             return await self._get(conn, scope, target)
+
+    async def delete(self, scope: Scope, knowledge_id: uuid.UUID | str) -> int:
+        """Delete an insight for good, every version of it; the number of rows deleted."""
+        target = domain.parse_uuid(knowledge_id, "knowledge_id")
+        async with transaction(self._engine, scope) as conn:
+            deleted = await conn.execute(_DELETE_LINEAGE, {**scope_params(scope), "id": target})
+        if deleted.rowcount == 0:
+            raise NotFound(f"knowledge {target} not found")
+        return int(deleted.rowcount)
 
     async def _get(self, conn: AsyncConnection, scope: Scope, kid: uuid.UUID) -> Knowledge:
         rows = (await conn.execute(_BY_IDS, {**scope_params(scope), "ids": [kid]})).mappings()

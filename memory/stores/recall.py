@@ -31,7 +31,7 @@ from memory.core.settings import RecallSettings
 from memory.core.sql import scope_params, vector_literal
 from memory.infra.embedder import Embedder
 from memory.infra.rls import transaction
-from memory.stores.recall_sql import SET_SCAN, ranked_sql
+from memory.stores.recall_sql import EXACT_SCAN, SET_SCAN, ranked_sql
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,8 @@ class Recall:
         async with transaction(self._engine, request.scope) as conn:
             await conn.execute(SET_SCAN[0])
             await conn.execute(SET_SCAN[1], {"ef_search": str(self._settings.hnsw_ef_search)})
+            if self._settings.exact_scan:
+                await conn.execute(EXACT_SCAN)
             for tier in sorted(request.tiers):
                 rows = await self._tier_rows(conn, tier, request, params)
                 pool.extend((tier, row) for row in rows)

@@ -81,6 +81,9 @@ SET_SCAN = (
     text("SET LOCAL hnsw.iterative_scan = relaxed_order"),
     text("SELECT set_config('hnsw.ef_search', :ef_search, true)"),
 )
+# An exact scan: no index scans in this transaction, so the HNSW graph is never walked
+# (bitmap scans, which HNSW does not offer, still narrow the rows to the user's).
+EXACT_SCAN = text("SET LOCAL enable_indexscan = off")
 
 # BM25 (k1, b) with the collection statistics of this user's rows in this tier: the number
 # of rows, their mean length in lexemes and, per query lexeme, how many rows hold it. The
@@ -156,7 +159,7 @@ _NO_NEIGHBOURS = """
 # of its messages is still kept, the message speaks for it (it has the context); once
 # retention has deleted them, the observation is what is left of them.
 _UNSAID = """
-      AND NOT (kind = 'observation' AND EXISTS (
+      AND NOT (restates AND EXISTS (
           SELECT 1 FROM fact_sources s JOIN messages m
             ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.id = s.message_id
           WHERE s.fact_id = facts.id))"""

@@ -40,6 +40,7 @@ ON CONFLICT (id) DO UPDATE SET lifecycle = excluded.lifecycle,
     resumption = excluded.resumption, reflection = excluded.reflection
 """)
 _ALL = text("SELECT id FROM tenants ORDER BY id")
+_EXISTS = text("SELECT 1 FROM tenants WHERE id = :tenant_id")
 
 Section = TypeVar("Section", bound=BaseModel)
 
@@ -149,6 +150,10 @@ class TenantStore:
 
     async def resumption(self, tenant_id: str) -> ResumptionSettings:
         return (await self.settings(tenant_id)).resumption
+
+    async def exists(self, tenant_id: str) -> bool:
+        async with unscoped_transaction(self._engine) as conn:
+            return await conn.scalar(_EXISTS, {"tenant_id": tenant_id}) is not None
 
     async def tenant_ids(self) -> list[str]:
         """Every tenant, for the sweeps that run tenant by tenant."""

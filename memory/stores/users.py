@@ -119,8 +119,11 @@ class UserRecords:
         and may simply be retried. A job working for the user waits for the delete or fails
         at its next write (`memory.infra.rls.lease`)."""
         async with transaction(self._engine, scope) as conn:
-            await conn.execute(_FORGET_RUNS, scope_params(scope))
+            # The user row first: deleting it waits for every job transaction that holds it
+            # (a ledger write included), and makes any later one fail with `Forgotten`; the
+            # runs are deleted after, by a statement that sees what those jobs committed.
             await conn.execute(_FORGET_USER, scope_params(scope))
+            await conn.execute(_FORGET_RUNS, scope_params(scope))
         async with transaction(self._engine, scope) as conn:
             forgotten_at: datetime = await conn.scalar(_NOW)
         await self._session_store.forget_user(scope, forgotten_at)

@@ -29,6 +29,7 @@ from memory.stores.tenants import TenantStore
 from memory.stores.transcripts import TranscriptStore
 from memory.stores.users import UserStyles
 from reflection.extraction import Extractor, LLMExtractor, RuleExtractor
+from reflection.kinds import KindReader
 from reflection.ledger import Ledger
 from reflection.redaction import Redactor
 
@@ -61,10 +62,13 @@ class Tools:
     clock: Clock
     settings: ReflectionSettings
     ledger: Ledger
+    kinds: KindReader | None = None  # what types the rules' untyped statements, if anything
 
     async def extractor_for(self, tenant_id: str) -> Extractor:
         choice = (await self.stores.tenants.settings(tenant_id)).reflection
-        return chosen_extractor(choice, self.extractor, self.llm, self.settings, tenant_id)
+        return chosen_extractor(
+            choice, self.extractor, self.llm, self.settings, tenant_id, self.kinds
+        )
 
     async def redactor_for(self, tenant_id: str) -> Redactor:
         """The tenant's kinds, else the service's; the service's patterns plus the
@@ -84,12 +88,13 @@ def chosen_extractor(
     llm: LLM | None,
     settings: ReflectionSettings,
     tenant_id: str,
+    kinds: KindReader | None = None,
 ) -> Extractor:
     """The tenant's choice of extraction mode and model, else the service's (pure but for
     a warning when a tenant asks for an LLM the service does not have)."""
     cap = settings.max_facts_per_message
     if choice.extraction == "rules":
-        return RuleExtractor(cap)
+        return RuleExtractor(cap, kinds)
     if choice.extraction is None and choice.model is None:
         return default
     if llm is None:
@@ -97,7 +102,7 @@ def chosen_extractor(
             "tenant %s asks for LLM extraction but no LLM is configured; using the rules",
             tenant_id,
         )
-        return RuleExtractor(cap)
+        return RuleExtractor(cap, kinds)
     return LLMExtractor(llm.using(choice.model) if choice.model else llm, cap)
 
 

@@ -88,6 +88,7 @@ class Extraction:
             "source_message_ids": candidate.source_message_ids,
             "valid_from": candidate.valid_from,
             "occurs_at": candidate.occurs_at,
+            "restates": candidate.restates,
             "embedding": vector,
         }
         if candidate.kind is not FactKind.OPEN_QUESTION and candidate.by_user:

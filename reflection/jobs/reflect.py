@@ -81,5 +81,8 @@ class Reflection:
             run.model, run.prompt_version = llm.model, synthesis_prompt.VERSION
             return await synthesis.llm_drafts(llm, facts, run.usage)
         run.prompt_version = "synthesis-offline"
+        facts = synthesis.offline_inputs(facts)
+        if not facts:
+            return []
         vectors = np.array(await self._t.embedder.embed([f.text for f in facts]))
         return synthesis.offline_drafts(facts, vectors)

@@ -73,6 +73,48 @@ ADVERBS = (
     r"|actually|do|mostly|especially|genuinely|honestly|kinda|quite|totally|just|so|deeply"
     r"|particularly|personally|secretly|very much|kind of|sort of|pretty much) ){0,2}"
 )
+# What people put between "I" or "we" and the verb of a fact about them: "we actually live
+# in Kinsale now", "I currently work for…".
+SUBJECT_ADVERBS = (
+    r"(?:(?:currently|now|still|also|actually|really|just|officially|finally|basically"
+    r"|mostly|kind of|sort of) ){0,2}"
+)
+# Contractions typed without their apostrophe, as people type on a phone: "ive gone vegan",
+# "im a nurse", "dont eat pork". Only the ones that are no other word.
+_BARE_CONTRACTIONS = {
+    "im": "I'm",
+    "ive": "I've",
+    "dont": "don't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "cant": "can't",
+    "isnt": "isn't",
+    "wasnt": "wasn't",
+    "arent": "aren't",
+    "havent": "haven't",
+    "hasnt": "hasn't",
+    "wouldnt": "wouldn't",
+    "couldnt": "couldn't",
+    "shouldnt": "shouldn't",
+    "thats": "that's",
+    "whats": "what's",
+    "theyre": "they're",
+    "youre": "you're",
+    "weve": "we've",
+    "theyve": "they've",
+    "hes": "he's",
+    "shes": "she's",
+}
+_BARE = re.compile(r"\b(?:" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.IGNORECASE)
+
+
+def apostrophes(text: str) -> str:
+    """`text` with typographic apostrophes plain and the contractions typed without one
+    given theirs back ("ive" -> "I've")."""
+    text = text.replace("\u2019", "'")
+    return _BARE.sub(lambda m: _BARE_CONTRACTIONS[m.group(0).lower()], text)
+
+
 MONTHS = (
     "january",
     "february",
@@ -97,7 +139,7 @@ NOT_NAMES = frozenset(
 It This That These Those He She They We There Here What Which Who Why How When Everything
 Nothing Someone Everyone Today Tomorrow Yesterday Tonight Chapter Page Room Level Question
 Version Step Score Number Part Season Episode Day Week Year Is And The Has Was Just
-Christmas Easter
+Christmas Easter Mr Mrs Ms Mx Miss Dr Prof Professor Sir
 """.split()  # noqa: SIM905 - a word list reads better as text
     )
 )

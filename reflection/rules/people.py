@@ -38,7 +38,9 @@ _MALE = _words(
 _OTHERS = _words(
     "partner, spouse, child, kid, baby, toddler, teenager, twin, cousin, friend, best friend,"
     " bestie, flatmate, housemate, roommate, neighbor, neighbour, boss, manager, colleague,"
-    " coworker, co-worker, mentor, therapist, coach, tutor, teammate, classmate"
+    " coworker, co-worker, mentor, therapist, coach, tutor, teammate, classmate, mate,"
+    " best mate, pal, buddy, bff, supervisor, carer, caregiver, godmother, godfather,"
+    " goddaughter, godson, ex, ex-husband, ex-wife, ex-partner"
 )
 ANIMALS = _words(
     "dog, cat, puppy, kitten, rabbit, bunny, hamster, guinea pig, parrot, budgie, tortoise,"
@@ -77,14 +79,19 @@ _AGE = (
     r"(?: (?:years )?old)?(?!\d|\.\d|[:%]| ?(?:am|pm|km|miles|kg|minutes|hours|times)\b))?"
 )
 
+# "our neighbour Mr Adeyemi", "my supervisor Prof. Lindqvist": the title stays with the name.
+_TITLE = r"(?P<title>(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor)\.? )?"
 _NAMED = re.compile(
     r"\b(?i:(?:my|our) " + _ADJECTIVE + r"(?P<rel>" + _REL + r")(?:'s name is|,)?"
-    r" (?:is |is called |is named |named |called )?)(?P<x>" + NAME + r")\b" + _AGE
+    r" (?:is |is called |is named |named |called )?)" + _TITLE + r"(?P<x>" + NAME + r")\b" + _AGE
 )
 
 
 def _named(match: re.Match[str], said: Said) -> list[RuleFact]:
-    return _person(match.group("rel"), match.group("x"), match.group("age"), said)
+    title, name = match.group("title"), match.group("x")
+    return _person(
+        match.group("rel"), f"{title}{name}" if title else name, match.group("age"), said
+    )
 
 
 def _person(relation: str, name: str, age: str | None, said: Said) -> list[RuleFact]:

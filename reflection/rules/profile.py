@@ -8,6 +8,7 @@ from memory.core.domain import FactKind
 from reflection.rules.base import (
     NOT_NAMES,
     PLACE,
+    SUBJECT_ADVERBS,
     Rule,
     RuleFact,
     Said,
@@ -21,7 +22,7 @@ from reflection.rules.work import DEMONYM_WORDS, DEMONYMS
 
 _HOMES = r"house|flat|home|apartment|garden|terrace|cottage|bungalow|townhouse|condo"
 _RESIDENCE = re.compile(
-    r"\b(?i:(?:i|we) (?:currently |now |still |also )?(?:live|am living|'m living|are living"
+    r"\b(?i:(?:i|we) " + SUBJECT_ADVERBS + r"(?:live|am living|'m living|are living"
     r"|'re living|reside) in) (?P<x>(?:the )?" + PLACE + ")"
     r"|\b(?i:(?:i|we)(?:'ve| have) (?:lived|been living) in) (?P<y>(?:the )?" + PLACE + r")"
     r"(?= (?i:for|since)\b)"

@@ -17,7 +17,7 @@ from reflection.rules import (
     profile,
     work,
 )
-from reflection.rules.base import SENTENCE, Person, Rule, RuleFact, Said
+from reflection.rules.base import SENTENCE, Person, Rule, RuleFact, Said, apostrophes
 from reflection.rules.questions import open_questions
 
 # Profile and health first: a job or a diet is what "I'm a…" means before anything else.
@@ -59,7 +59,7 @@ def extract_rules(
     for message in messages:
         if message.role is not Role.USER:
             continue
-        text = message.content.replace("\u2019", "'")
+        text = apostrophes(message.content)
         found.extend(islice(_facts_in_message(text, message, recent, people), per_message))
         recent = (recent + " " + text)[-_RECENT_CHARS:]
     found.extend(open_questions(messages))

@@ -10,6 +10,7 @@ from memory.core.records import Message
 from reflection.rules.base import (
     NOT_NAMES,
     PLACE,
+    SUBJECT_ADVERBS,
     Rule,
     RuleFact,
     Said,
@@ -212,7 +213,7 @@ _ORG = (
     r"|[A-Z][\w&.'-]{1,30}(?: [A-Z][\w&.'-]{1,30}){0,3})"
 )
 _EMPLOYER = re.compile(
-    r"\b(?i:i)(?: currently| now| still| also)? work(?: remotely| from home| full[- ]time"
+    r"\b(?i:i) (?i:" + SUBJECT_ADVERBS + r")work(?: remotely| from home| full[- ]time"
     r"| part[- ]time| freelance)? (?:for|at) (?P<x>" + _ORG + r")"
 )
 _NOT_EMPLOYERS = frozenset({"the weekend", "the weekends", "the moment", "a living", "the money"})
@@ -232,7 +233,7 @@ _FIELDS = (
     r"|medicine|real estate|accounting|fashion|film|tv|television|social care|the nhs"
 )
 _WORKS_IN = re.compile(
-    r"\b(?i:i)(?: currently| now| still| also)? work(?: remotely| mostly| mainly)?"
+    r"\b(?i:i) (?i:" + SUBJECT_ADVERBS + r")work(?: remotely| mostly| mainly)?"
     r" (?P<how>in|from) (?P<x>(?:the )?" + PLACE + r"|(?i:" + _FIELDS + r"))\b"
 )
 
