@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from memory.core.domain import FactKind
+from memory.core.domain import FactKind, normalized_hash
 from memory.core.records import Fact
-from memory.stores.facts import normalized_hash
 from reflection.extraction import Candidate
 
 NEAR_DUPLICATE_COSINE = 0.9

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from memory.core.domain import Clock, FactKind, Scope, Tier
+from memory.core.domain import Clock, FactKind, Scope, Tier, normalized_hash
 from memory.core.errors import NotFound
 from memory.core.loops import LOOP_KINDS, is_live, to_follow_up
 from memory.core.records import JournalSection, RecallHit, SectionKind, SessionSummary
 from memory.core.session_state import Flow, SessionState, WindowMessage
 from memory.core.settings import ResumptionSettings
-from memory.stores.facts import FactStore, normalized_hash
+from memory.stores.facts import FactStore
 from memory.stores.journal import JournalStore
 from memory.stores.recall import Recall
 from memory.stores.sessions import Sessions

@@ -8,6 +8,8 @@ import logging
 import signal
 import subprocess
 import sys
+import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from memory.core.domain import Scope, external_id
 from memory.core.errors import MemstrataError
 from memory.core.settings import Settings
 from reflection.scheduler import build_scheduler
@@ -50,14 +53,17 @@ def tenant_create(
     add_key: Annotated[
         bool, typer.Option("--add-key", help="The tenant exists: mint another key for it")
     ] = False,
+    expires: Annotated[
+        datetime | None, typer.Option(help="When the key stops working (ISO 8601, with a zone)")
+    ] = None,
 ) -> None:
     """Create a tenant and print its API key — shown only now. For a tenant that exists
     this is an error, unless --add-key asks for another key."""
 
     async def work(c: Container) -> str | None:
-        if tenant_id in await c.tenants.tenant_ids() and not add_key:
+        if await c.tenants.exists(tenant_id) and not add_key:
             return None
-        return (await c.api_keys.create(tenant_id, name)).key
+        return (await c.api_keys.create(tenant_id, name, expires)).key
 
     key = _run(work)
     if key is None:
@@ -67,6 +73,50 @@ def tenant_create(
         )
         raise typer.Exit(1)
     Console().print(key)
+
+
+@tenant.command("keys")
+def tenant_keys(tenant_id: Annotated[str, typer.Argument(help="The tenant")]) -> None:
+    """The tenant's keys: id, name, created, expires, revoked (never the keys themselves)."""
+    found = _run(lambda c: c.api_keys.keys(tenant_id), tenant_id)
+    table = Table("key id", "name", "created", "expires", "revoked")
+    for k in found:
+        table.add_row(str(k.id), k.name, _day(k.created_at), _day(k.expires_at), _day(k.revoked_at))
+    Console().print(table)
+
+
+@tenant.command("revoke")
+def tenant_revoke(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant")],
+    key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id (see `tenant keys`)")],
+) -> None:
+    """Revoke a key: refused from the next request on."""
+    _run(lambda c: c.api_keys.revoke(tenant_id, key_id), tenant_id)
+    console.print(f"revoked {key_id}")
+
+
+@tenant.command("key")
+def tenant_key(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant")],
+    key_id: Annotated[uuid.UUID, typer.Argument(help="The key's id (see `tenant keys`)")],
+    name: Annotated[str | None, typer.Option(help="A new name")] = None,
+    expires: Annotated[
+        datetime | None, typer.Option(help="When it stops working (ISO 8601, with a zone)")
+    ] = None,
+    never_expires: Annotated[bool, typer.Option("--never-expires")] = False,
+) -> None:
+    """Rename a key, or set when it expires."""
+    changed = _run(
+        lambda c: c.api_keys.change(
+            tenant_id, key_id, name=name, expires_at=expires, clear_expiry=never_expires
+        ),
+        tenant_id,
+    )
+    console.print(f"{changed.id} {changed.name}, expires {_day(changed.expires_at) or 'never'}")
+
+
+def _day(when: datetime | None) -> str:
+    return "" if when is None else when.isoformat(timespec="minutes")
 
 
 @app.command()
@@ -137,6 +187,32 @@ def export(tenant_id: TenantOpt = "default", user_id: UserOpt = "default") -> No
 
     for row in _run(rows, tenant_id):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@app.command("import")
+def import_user(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    tenant_id: TenantOpt = "default",
+    user_id: UserOpt = "default",
+) -> None:
+    """Rebuild every tier of a user from what `export` wrote (JSON lines ending with the
+    end line), all of it or nothing, into a user with no data here; ids and times are
+    kept, embeddings are made again by the worker."""
+    rows = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                console.print(f"[red]error:[/red] line {number} is not JSON: {exc.msg}")
+                raise typer.Exit(1) from exc
+    scope = Scope(tenant_id, external_id(user_id, "user_id"))
+    counts = _run(lambda c: c.records.import_rows(scope, rows), tenant_id)
+    console.print(
+        "imported "
+        + ", ".join(f"{n} {tier}" for tier, n in counts.items() if n)
+        + f" into {tenant_id}/{user_id}"
+    )
 
 
 @app.command()

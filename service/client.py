@@ -13,6 +13,7 @@ import httpx
 from memory.core.domain import Scope
 from memory.core.errors import MemstrataError
 from memory.core.session_state import SessionState
+from memory.stores.transcripts import NewTurn
 from service import schemas
 from service.container import Container
 
@@ -73,6 +74,26 @@ class MemstrataClient:
             "POST", f"/users/{user_id}/sessions/{session_id}/messages", json=body, headers=headers
         )
         return schemas.Appended.model_validate(data)
+
+    async def append_batch(
+        self,
+        user_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        device_id: str | None = None,
+        takeover: bool = False,
+    ) -> schemas.BatchAppended:
+        """Several messages ({"role", "content", "idempotency_key"?, "at"?}), all or none."""
+        body = schemas.NewMessages.model_validate(
+            {"messages": messages, "device_id": device_id, "takeover": takeover}
+        )
+        data = await self._call(
+            "POST",
+            f"/users/{user_id}/sessions/{session_id}/messages/batch",
+            json=body.model_dump(mode="json"),
+        )
+        return schemas.BatchAppended.model_validate(data)
 
     async def session(self, user_id: str, session_id: str) -> SessionState:
         data = await self._call("GET", f"/users/{user_id}/sessions/{session_id}")
@@ -236,6 +257,24 @@ class LocalClient:
             session_status=turn.state.status,
             ended_reason=turn.state.ended_reason,
         )
+
+    async def append_batch(
+        self,
+        user_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        device_id: str | None = None,
+        takeover: bool = False,
+    ) -> schemas.BatchAppended:
+        body = schemas.NewMessages.model_validate(
+            {"messages": messages, "device_id": device_id, "takeover": takeover}
+        )
+        items = [NewTurn(m.role, m.content, m.idempotency_key, m.at) for m in body.messages]
+        turns = await self._c.sessions.append_batch(
+            self._scope(user_id), session_id, items, device_id=device_id, takeover=takeover
+        )
+        return schemas.BatchAppended.of(turns)
 
     async def session(self, user_id: str, session_id: str) -> SessionState:
         return await self._c.sessions.state(self._scope(user_id), session_id)

@@ -13,11 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from memory.core.errors import InvalidInput, MemstrataError
 from memory.core.session_state import SessionState
+from memory.stores.transcripts import NewTurn
 from service import schemas
 from service.deps import (
     ApiKeysDep,
-    CallerDep,
-    CurationDep,
     FactsDep,
     HistoryDep,
     JournalDep,
@@ -34,6 +33,7 @@ from service.deps import (
     TranscriptsDep,
     admin,
 )
+from service.routes_keys import shown
 
 router = APIRouter(prefix="/v1")
 SESSION = "/users/{user_id}/sessions/{session_id}"
@@ -64,8 +64,7 @@ def with_etag(response: Response, state: SessionState) -> SessionState:
 @router.post("/tenants", status_code=201, dependencies=[Depends(admin)])
 async def create_tenant(body: schemas.NewTenant, keys: ApiKeysDep) -> schemas.TenantKey:
     """Create a tenant (or add a key to one) and return its API key, shown only now."""
-    created = await keys.create(body.id, body.key_name)
-    return schemas.TenantKey(tenant_id=created.tenant_id, key_id=created.id, api_key=created.key)
+    return shown(await keys.create(body.id, body.key_name, body.expires_at))
 
 
 @router.get("/tenant/settings")
@@ -122,6 +121,28 @@ async def append_message(
         session_status=turn.state.status,
         ended_reason=turn.state.ended_reason,
     )
+
+
+@router.post(SESSION + "/messages/batch", status_code=201)
+async def append_messages(
+    session_id: str,
+    body: schemas.NewMessages,
+    scope: ScopeDep,
+    sessions: SessionsDep,
+    request: Request,
+    response: Response,
+) -> schemas.BatchAppended:
+    """Commit several messages of the session in one transaction (all or none, in order;
+    each idempotent on its `idempotency_key`) and bring the session state along once. A
+    retry of the whole batch answers 200 with every message as stored."""
+    items = [NewTurn(m.role, m.content, m.idempotency_key, m.at) for m in body.messages]
+    with timed(request, "append"):
+        turns = await sessions.append_batch(
+            scope, session_id, items, device_id=body.device_id, takeover=body.takeover
+        )
+    if all(t.replayed for t in turns):
+        response.status_code = 200
+    return schemas.BatchAppended.of(turns)
 
 
 @router.get(SESSION)
@@ -271,75 +292,6 @@ async def list_facts(
         scope, kinds=kind, as_of=as_of, include_superseded=include_superseded, limit=limit
     )
     return [schemas.FactOut.model_validate(f) for f in found]
-
-
-@router.post("/users/{user_id}/facts", status_code=201)
-async def remember(
-    body: schemas.MemoryIn, scope: ScopeDep, who: CallerDep, curation: CurationDep
-) -> schemas.FactOut:
-    """Add a memory the user asked to be remembered: the kind and importance given, the
-    highest trust, redacted as extraction would be; `pinned` puts it in every profile. The
-    identical current fact, if there is one, is returned instead of a second copy."""
-    fact = await curation.remember(
-        scope,
-        body.kind,
-        body.text,
-        importance=body.importance,
-        pinned=body.pinned,
-        actor=who.actor,
-    )
-    return schemas.FactOut.model_validate(fact)
-
-
-@router.post("/users/{user_id}/facts/{fact_id}/correction", status_code=201)
-async def correct(
-    fact_id: str,
-    body: schemas.CorrectionIn,
-    scope: ScopeDep,
-    who: CallerDep,
-    curation: CurationDep,
-) -> schemas.FactOut:
-    """Correct a current fact: a new version supersedes it (reading `as_of` before now still
-    sees the old one). 409 if the fact is no longer current."""
-    fact = await curation.correct(
-        scope, fact_id, body.text, kind=body.kind, importance=body.importance, actor=who.actor
-    )
-    return schemas.FactOut.model_validate(fact)
-
-
-@router.delete("/users/{user_id}/facts/{fact_id}", status_code=204)
-async def delete_fact(
-    fact_id: str, scope: ScopeDep, who: CallerDep, curation: CurationDep
-) -> Response:
-    """Delete one fact for good, and every insight that cites it."""
-    await curation.forget_fact(scope, fact_id, actor=who.actor)
-    return Response(status_code=204)
-
-
-@router.put("/users/{user_id}/facts/{fact_id}/pin")
-async def pin(
-    fact_id: str, scope: ScopeDep, who: CallerDep, curation: CurationDep
-) -> schemas.FactOut:
-    """Pin a fact into the profile of every resumption context; idempotent."""
-    return schemas.FactOut.model_validate(await curation.pin(scope, fact_id, actor=who.actor))
-
-
-@router.delete("/users/{user_id}/facts/{fact_id}/pin")
-async def unpin(
-    fact_id: str, scope: ScopeDep, who: CallerDep, curation: CurationDep
-) -> schemas.FactOut:
-    """Unpin a fact; idempotent."""
-    fact = await curation.pin(scope, fact_id, False, actor=who.actor)
-    return schemas.FactOut.model_validate(fact)
-
-
-@router.delete("/users/{user_id}/knowledge/{knowledge_id}", status_code=204)
-async def delete_insight(
-    knowledge_id: str, scope: ScopeDep, who: CallerDep, curation: CurationDep
-) -> Response:
-    """Delete one insight for good, every version of it."""
-    await curation.forget_insight(scope, knowledge_id, actor=who.actor)
-    return Response(status_code=204)
 
 
 @router.get("/users/{user_id}/knowledge")

@@ -11,6 +11,7 @@ from memory.core.domain import FactKind, SessionStatus, Tier
 from memory.core.records import Message, Provenance, ScoreParts, SectionKind
 from memory.core.session_state import Flow, WindowMessage
 from memory.core.settings import LifecycleSettings, ResumptionSettings, TenantReflection
+from memory.stores.sessions import Turn
 from resume.policy import Mode
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -39,12 +40,30 @@ class _In(BaseModel):
 class NewTenant(_In):
     id: str = Field(min_length=1, max_length=128)
     key_name: str = Field(default="default", max_length=200)
+    expires_at: Instant | None = None
 
 
 class TenantKey(BaseModel):
+    """A new key: the only answer that ever shows it."""
+
     tenant_id: str
     key_id: uuid.UUID
     api_key: str
+    name: str = "default"
+    expires_at: datetime | None = None
+
+
+class NewKeyIn(_In):
+    name: str = Field(default="default", max_length=200)
+    expires_at: Instant | None = None  # never, when left out
+
+
+class KeyChangeIn(_In):
+    """Rename a key, or set when it expires; `never_expires` clears an expiry."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    expires_at: Instant | None = None
+    never_expires: bool = False
 
 
 class TenantSettingsIn(_In):
@@ -60,6 +79,21 @@ class NewMessage(_In):
     device_id: str | None = Field(default=None, max_length=128)
     takeover: bool = False
     at: Instant | None = None
+
+
+class BatchMessage(_In):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    at: Instant | None = None
+
+
+class NewMessages(_In):
+    """Several messages of one session, appended all or none, in order."""
+
+    messages: list[BatchMessage] = Field(min_length=1, max_length=500)
+    device_id: str | None = Field(default=None, max_length=128)
+    takeover: bool = False
 
 
 class MessageOut(BaseModel):
@@ -81,6 +115,28 @@ class MessageOut(BaseModel):
             content=message.content,
             device_id=message.device_id,
             created_at=message.created_at,
+        )
+
+
+class BatchAppended(BaseModel):
+    """Every message of the batch, in order (`replayed`: already stored under its key), and
+    the session after the whole batch."""
+
+    messages: list[MessageOut]
+    replayed: list[bool]
+    session_version: int
+    session_status: str
+    ended_reason: str | None = None
+
+    @classmethod
+    def of(cls, turns: list[Turn]) -> "BatchAppended":
+        state = turns[-1].state
+        return cls(
+            messages=[MessageOut.of(t.message) for t in turns],
+            replayed=[t.replayed for t in turns],
+            session_version=state.version,
+            session_status=state.status,
+            ended_reason=state.ended_reason,
         )
 
 
@@ -150,6 +206,16 @@ class RecallIn(_In):
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class KeyOut(_Out):
+    """What is known of a key after it was shown: never the key itself."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 class TenantSettingsOut(_Out):
@@ -311,4 +377,6 @@ class ExportLine(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    tier: Literal["session", "message", "fact", "knowledge", "summary", "journal", "end", "error"]
+    tier: Literal[
+        "user", "session", "message", "fact", "knowledge", "summary", "journal", "end", "error"
+    ]

@@ -98,8 +98,7 @@ async def template(admin: AsyncEngine, server_url: str) -> AsyncIterator[str]:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
 
 
-@pytest.fixture
-async def fresh_database(admin: AsyncEngine, template: str, server_url: str) -> AsyncIterator[str]:
+async def cloned_database(admin: AsyncEngine, template: str, server_url: str) -> AsyncIterator[str]:
     """The URL of a new database cloned from the migrated template, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     async with admin.connect() as conn:
@@ -107,6 +106,13 @@ async def fresh_database(admin: AsyncEngine, template: str, server_url: str) -> 
     yield database_url(server_url, name)
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def fresh_database(admin: AsyncEngine, template: str, server_url: str) -> AsyncIterator[str]:
+    """The URL of a new database cloned from the migrated template, dropped afterwards."""
+    async for url in cloned_database(admin, template, server_url):
+        yield url
 
 
 @pytest.fixture

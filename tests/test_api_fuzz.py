@@ -134,3 +134,38 @@ async def test_session_updates_never_fail_with_a_5xx(
             f"/v1/users/alice/sessions/{quote(session, safe='')}", json=body, headers=headers
         )
     )
+
+
+MEMORY = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["profile", "plan", "observation", "mood", ""])
+        | st.text(max_size=8),
+        "text": st.text(max_size=200) | st.sampled_from(["", " ", "\x00", "x" * 40_000]),
+    },
+    optional={"importance": JSON, "pinned": JSON},
+)
+
+
+@FUZZ
+@given(user=SEGMENT, fact=SEGMENT, body=MEMORY | JSON)
+async def test_single_memories_never_fail_with_a_5xx(
+    fuzz: Fuzz, user: str, fact: str, body: Any
+) -> None:
+    base = f"/v1/users/{quote(user, safe='')}"
+    one = f"{base}/facts/{quote(fact, safe='')}"
+    ok(await fuzz.client.post(f"{base}/facts", json=body, headers=fuzz.headers))
+    ok(await fuzz.client.post(f"{one}/correction", json=body, headers=fuzz.headers))
+    ok(await fuzz.client.put(f"{one}/pin", headers=fuzz.headers))
+    ok(await fuzz.client.delete(f"{one}/pin", headers=fuzz.headers))
+    ok(await fuzz.client.delete(one, headers=fuzz.headers))
+    ok(await fuzz.client.delete(f"{base}/knowledge/{quote(fact, safe='')}", headers=fuzz.headers))
+
+
+@FUZZ
+@given(key=SEGMENT, body=JSON)
+async def test_key_changes_never_fail_with_a_5xx(fuzz: Fuzz, key: str, body: Any) -> None:
+    path = f"/v1/tenant/keys/{quote(key, safe='')}"
+    ok(await fuzz.client.patch(path, json=body, headers=fuzz.headers))
+    ok(await fuzz.client.delete(path, headers=fuzz.headers))
+    made = await fuzz.client.post("/v1/tenant/keys", json=body, headers=fuzz.headers)
+    ok(made)

@@ -17,7 +17,7 @@ from service.api import create_app
 from tests.api_harness import Api, make_api, problem_of
 from tests.conftest import TravelClock
 
-TIERS = ("session", "message", "fact", "knowledge", "summary", "journal")
+TIERS = ("user", "session", "message", "fact", "knowledge", "summary", "journal")
 
 
 async def post_message(

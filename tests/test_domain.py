@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from memory.core import domain
-from memory.core.domain import Role, Scope
+from memory.core.domain import Role, Scope, normalized_hash
 from memory.core.errors import InvalidInput
 from memory.core.sql import vector_literal
-from memory.stores.facts import normalized_hash
 
 
 @pytest.mark.parametrize("bad", ["", " ", "a b", "x" * 129, "-lead", "ä", None, 7])

@@ -82,6 +82,7 @@ async def test_an_export_ends_with_a_line_counting_its_rows(
     for row in data:
         counted[str(row["tier"])] = counted.get(str(row["tier"]), 0) + 1
     assert end["rows"] == {
+        "user": 1,
         "session": 2,
         "message": 3,
         "fact": 0,
@@ -149,6 +150,13 @@ async def test_a_row_failing_midway_ends_the_export_with_an_error_and_no_end_lin
                 pass
         await remote.close()
     rows = rows_of("\n".join(lines))
-    assert [r["tier"] for r in rows] == ["session", "session", "message", "message", "error"]
+    assert [r["tier"] for r in rows] == [
+        "user",
+        "session",
+        "session",
+        "message",
+        "message",
+        "error",
+    ]
     assert rows[-1]["code"] == "corrupt_state" and rows[-1]["detail"]
     assert failed.value.code == "corrupt_state"

@@ -2,6 +2,7 @@
 vocabularies (roles, fact kinds, tiers), the clock, and the checks that turn bad input into
 `InvalidInput` before anything is written."""
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -170,3 +171,14 @@ def unit_interval(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise InvalidInput(field, "must be a number between 0 and 1")
     return float(value)
+
+
+_PUNCTUATION = re.compile(r"[\s.!?;:,]+$")
+_SPACES = re.compile(r"\s+")
+
+
+def normalized_hash(statement: str) -> str:
+    """A fact's identity as text: case, spacing and trailing punctuation do not make a fact
+    different."""
+    normal = _PUNCTUATION.sub("", _SPACES.sub(" ", statement.strip().lower()))
+    return hashlib.sha256(normal.encode()).hexdigest()

@@ -44,6 +44,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = text_column()
     created_at: datetime = ts(default_now=True)
     revoked_at: datetime | None = ts(nullable=True)
+    expires_at: datetime | None = ts(nullable=True)  # refused after, like a revoked key
 
 
 class SessionCacheRow(SQLModel, table=True):

@@ -2,8 +2,6 @@
 current facts (by normalized text) are stored once; a contradiction never deletes, it
 supersedes, so the old fact stays readable "as of" a past time."""
 
-import hashlib
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -13,7 +11,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.core import domain
-from memory.core.domain import Clock, FactKind, Scope
+from memory.core.domain import Clock, FactKind, Scope, normalized_hash
 from memory.core.errors import Conflict, InvalidInput, NotFound
 from memory.core.records import Fact
 from memory.core.sql import SESSION_EXISTS, scope_params, vector_literal
@@ -93,14 +91,6 @@ DELETE FROM knowledge k WHERE k.tenant_id = :tenant_id AND k.user_id = :user_id
 """)
 
 _MAX_LIST = 1000
-_PUNCTUATION = re.compile(r"[\s.!?;:,]+$")
-_SPACES = re.compile(r"\s+")
-
-
-def normalized_hash(statement: str) -> str:
-    """Case, spacing and trailing punctuation do not make a fact different."""
-    normal = _PUNCTUATION.sub("", _SPACES.sub(" ", statement.strip().lower()))
-    return hashlib.sha256(normal.encode()).hexdigest()
 
 
 def _fact(scope: Scope, row: RowMapping) -> Fact:

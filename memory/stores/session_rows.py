@@ -184,3 +184,16 @@ async def reseal_context(conn: AsyncConnection, session_id: uuid.UUID, context: 
     """Key rotation: the same context, sealed under the active key (the caller holds the
     row; the version is left alone, as the context did not change)."""
     await conn.execute(_RESEAL_CONTEXT, {"id": session_id, "context": context})
+
+
+_RESTORE = text("""
+INSERT INTO sessions (id, tenant_id, user_id, device_id, status, started_at, last_active_at,
+                      last_seq, extracted_seq, version, ended_reason, context)
+VALUES (:id, :tenant_id, :user_id, :device_id, :status, :started_at, :last_active_at,
+        :last_seq, :extracted_seq, :version, :ended_reason, CAST(:context AS jsonb))
+""")
+
+
+async def restore(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    """A session row as an export wrote it (an import), every column as it was."""
+    await conn.execute(_RESTORE, dict(row))

@@ -44,7 +44,7 @@ from memory.stores.devices import DeviceGuard
 from memory.stores.hot_cache import HotCache
 from memory.stores.session_store import SessionStore
 from memory.stores.tenants import TenantStore
-from memory.stores.transcripts import Appended, TranscriptStore
+from memory.stores.transcripts import Appended, NewTurn, TranscriptStore
 from memory.stores.users import ensure_user
 
 log = logging.getLogger(__name__)
@@ -130,25 +130,51 @@ class Sessions:
         """Commit the message, then bring the hot state along. The message is durable when
         this returns, whatever happens to the cache. A session idle past the tenant's
         hard-expiry window has ended even before the sweep marks it (`Conflict`)."""
-        windows = await self._tenants.lifecycle(scope.tenant_id)
-        device = None
-        if device_id is not None:
-            device = DeviceGuard(device_id, takeover, windows.soft_expiry_s)
-        appended = await self._transcripts.append_turn(
-            scope,
-            session_id,
-            role,
-            content,
-            idempotency_key=idempotency_key,
-            at=at,
-            device=device,
-            hard_expiry_s=windows.hard_expiry_s,
-        )
+        item = NewTurn(role, content, idempotency_key, at)
+        device, hard_expiry_s = await self._guard(scope, device_id, takeover)
+        appended = (
+            await self._transcripts.append_turns(scope, session_id, [item], device, hard_expiry_s)
+        )[0]
         sid = appended.message.session_id
         if appended.replayed:
             return Turn(appended.message, await self.state(scope, sid), replayed=True)
         state = await self._advance(scope, sid, appended)
         return Turn(appended.message, await self._present(state), replayed=False)
+
+    async def _guard(
+        self, scope: Scope, device_id: str | None, takeover: bool
+    ) -> tuple[DeviceGuard | None, int]:
+        """The device check of an append (if a device is named) and the tenant's hard
+        expiry."""
+        windows = await self._tenants.lifecycle(scope.tenant_id)
+        if device_id is None:
+            return None, windows.hard_expiry_s
+        return DeviceGuard(device_id, takeover, windows.soft_expiry_s), windows.hard_expiry_s
+
+    async def append_batch(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        items: Sequence[NewTurn],
+        *,
+        device_id: str | None = None,
+        takeover: bool = False,
+    ) -> list[Turn]:
+        """Commit several messages of one session at once, all or none, each idempotent on
+        its own key; then bring the hot state along once. Every turn carries the state
+        after the whole batch."""
+        device, hard_expiry_s = await self._guard(scope, device_id, takeover)
+        appended = await self._transcripts.append_turns(
+            scope, session_id, items, device, hard_expiry_s
+        )
+        sid = appended[0].message.session_id
+        if all(a.replayed for a in appended):
+            state = await self.state(scope, sid)
+        else:
+            assembled, read_at = await self._assemble(scope, sid)
+            await self._cache.keep(assembled, read_at)
+            state = await self._present(assembled)
+        return [Turn(a.message, state, a.replayed) for a in appended]
 
     async def _advance(self, scope: Scope, sid: uuid.UUID, appended: Appended) -> SessionState:
         cached = await self._cache.get(scope, sid, count_missing=False)

@@ -7,7 +7,7 @@ An append that names its device also enforces "one active device per user" in th
 transaction, under a per-user advisory lock, so two devices cannot both slip through."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,6 +94,19 @@ class Appended:
     read_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class NewTurn:
+    """One message of a batch append."""
+
+    role: Role | str
+    content: str
+    idempotency_key: str | None = None
+    at: datetime | None = None
+
+
+MAX_BATCH = 500  # messages in one batch append
+
+
 class _KeyTaken(Exception):
     """Another append committed this idempotency key while we waited for the session."""
 
@@ -174,14 +187,54 @@ class TranscriptStore:
         active (unless it takes over), and the session moves to this device. With
         `hard_expiry_s`, a session idle that long before the message's time has ended:
         `Conflict`, as for a session the sweep has already ended."""
+        item = NewTurn(role, content, idempotency_key, at)
+        return (await self.append_turns(scope, session_id, [item], device, hard_expiry_s))[0]
+
+    async def append_turns(
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        items: Sequence[NewTurn],
+        device: DeviceGuard | None = None,
+        hard_expiry_s: int | None = None,
+    ) -> list[Appended]:
+        """Several messages of one session in one transaction, in order: all are committed
+        or none is. Each is idempotent on its own key: a retry of the whole batch answers
+        every message as replayed, and a batch that repeats some stored messages appends
+        only the others."""
+        if not items:
+            raise InvalidInput("messages", "send at least one message")
+        if len(items) > MAX_BATCH:
+            raise InvalidInput("messages", f"at most {MAX_BATCH} messages in one batch")
         now = self._clock()
+        sid = domain.parse_uuid(session_id, "session_id")
+        batch = [self._params(scope, sid, item, device, hard_expiry_s, now) for item in items]
+        async with connection(self._engine) as conn:
+            for _ in range(2):
+                try:
+                    async with conn.begin():
+                        await bind(conn, scope)
+                        return await self._append_all(conn, scope, batch, items, device)
+                except _KeyTaken:  # a concurrent retry won; its rows are committed now
+                    continue
+        raise Conflict("the same messages are being appended concurrently; retry")
+
+    def _params(
+        self,
+        scope: Scope,
+        sid: uuid.UUID,
+        item: NewTurn,
+        device: DeviceGuard | None,
+        hard_expiry_s: int | None,
+        now: datetime,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             **scope_params(scope),
-            "session_id": domain.parse_uuid(session_id, "session_id"),
-            "role": domain.role(role).value,
-            "content": domain.content(content, "content", self._max_content_chars),
-            "key": _key(idempotency_key),
-            "at": now if at is None else domain.event_time(at, "at", now),
+            "session_id": sid,
+            "role": domain.role(item.role).value,
+            "content": domain.content(item.content, "content", self._max_content_chars),
+            "key": _key(item.idempotency_key),
+            "at": now if item.at is None else domain.event_time(item.at, "at", now),
             "id": uuid.uuid4(),
             "device_id": None if device is None else domain.external_id(device.id, "device_id"),
         }
@@ -193,24 +246,30 @@ class TranscriptStore:
         params["key_id"], params["stored"] = self._cipher.seal_message(
             scope.tenant_id, scope.user_id, params["id"], params["content"]
         )
-        async with connection(self._engine) as conn:
-            try:
-                async with conn.begin():
-                    await bind(conn, scope)
-                    # A key we generated cannot have been used yet: skip the lookup for it.
-                    if idempotency_key is not None:
-                        existing = await self._by_key(conn, scope, params["key"])
-                        if existing is not None:
-                            return Appended(_same_or_mismatch(existing, params), None, True)
-                    if device is not None:
-                        await device.check(conn, params)
-                    return await self._insert(conn, scope, params)
-            except _KeyTaken:  # a concurrent retry won; its row is committed now
-                await bind(conn, scope)  # in the new transaction the lookup begins
+        return params
+
+    async def _append_all(
+        self,
+        conn: AsyncConnection,
+        scope: Scope,
+        batch: list[dict[str, Any]],
+        items: Sequence[NewTurn],
+        device: DeviceGuard | None,
+    ) -> list[Appended]:
+        done: list[Appended] = []
+        checked = False
+        for params, item in zip(batch, items, strict=True):
+            # A key we generated cannot have been used yet: skip the lookup for it.
+            if item.idempotency_key is not None:
                 existing = await self._by_key(conn, scope, params["key"])
-                await conn.rollback()
-        assert existing is not None, "a key that conflicted must be readable after commit"
-        return Appended(_same_or_mismatch(existing, params), None, replayed=True)
+                if existing is not None:
+                    done.append(Appended(_same_or_mismatch(existing, params), None, True))
+                    continue
+            if device is not None and not checked:
+                await device.check(conn, params)
+                checked = True
+            done.append(await self._insert(conn, scope, params))
+        return done
 
     async def _by_key(self, conn: AsyncConnection, scope: Scope, key: str) -> Message | None:
         row = (await conn.execute(_BY_KEY, {**scope_params(scope), "key": key})).mappings().first()

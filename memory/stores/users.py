@@ -4,7 +4,7 @@ export (every tier as JSON lines) are first-class."""
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from memory.core.records import UserStyle
 from memory.core.sql import scope_params
 from memory.infra.rls import transaction
 from memory.stores.session_store import SessionStore
+from memory.stores.transfer import EXPORT, complete, import_user
 
 _ENSURE_TENANT = text(
     "INSERT INTO tenants (id, name) VALUES (:tenant_id, :tenant_id) ON CONFLICT DO NOTHING"
@@ -70,28 +71,6 @@ _FORGET_RUNS = text("DELETE FROM runs WHERE tenant_id = :tenant_id AND user_id =
 _FORGET_USER = text("DELETE FROM users WHERE tenant_id = :tenant_id AND id = :user_id")
 _NOW = text("SELECT clock_timestamp()")
 
-# Every tier of one user, in the order an importer would need them. Provenance comes along.
-_EXPORT = {
-    "session": "SELECT id, device_id, status, started_at, last_active_at, last_seq, context "
-    "FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY started_at",
-    "message": "SELECT id, session_id, seq, role, content, key_id, idempotency_key, device_id, "
-    "created_at, archived_at FROM messages WHERE tenant_id = :tenant_id AND user_id = :user_id "
-    "ORDER BY created_at, session_id, seq",
-    "fact": "SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from, "
-    "f.valid_to, f.superseded_by, f.created_at, ARRAY(SELECT s.message_id FROM fact_sources s "
-    "WHERE s.fact_id = f.id ORDER BY s.message_id) AS source_message_ids FROM facts f "
-    "WHERE f.tenant_id = :tenant_id AND f.user_id = :user_id ORDER BY f.valid_from, f.id",
-    "knowledge": "SELECT k.id, k.lineage_id, k.version, k.text, k.importance, k.created_at, "
-    "k.retired_at, ARRAY(SELECT s.fact_id FROM knowledge_sources s WHERE s.knowledge_id = k.id "
-    "ORDER BY s.fact_id) AS fact_ids FROM knowledge k WHERE k.tenant_id = :tenant_id "
-    "AND k.user_id = :user_id ORDER BY k.created_at, k.id",
-    "summary": "SELECT id, session_id, text, topics, decisions, open_loops, started_at, "
-    "ended_at, created_at FROM session_summaries WHERE tenant_id = :tenant_id "
-    "AND user_id = :user_id ORDER BY ended_at",
-    "journal": "SELECT id, version, content, sections, session_id, created_at FROM journal_entries "
-    "WHERE tenant_id = :tenant_id AND user_id = :user_id ORDER BY version",
-}
-
 # The keys the user's sealed rows need, so that an export fails before its first row.
 _SEALING_KEYS = text("""
 SELECT key_id FROM messages
@@ -128,6 +107,13 @@ class UserRecords:
             forgotten_at: datetime = await conn.scalar(_NOW)
         await self._session_store.forget_user(scope, forgotten_at)
 
+    async def import_rows(self, scope: Scope, rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Rebuild every tier of a user from what `export` wrote (see `memory.stores.transfer`),
+        all of it or nothing; the rows imported per tier."""
+        by_tier = complete(rows)
+        async with transaction(self._engine, scope) as conn:
+            return await import_user(conn, scope, by_tier, self._cipher)
+
     async def export(self, scope: Scope) -> AsyncIterator[dict[str, Any]]:
         """Every row of the user, tier by tier, as JSON-ready dicts with a `tier` key;
         sealed content and context come out opened (an export is the user's data,
@@ -140,7 +126,7 @@ class UserRecords:
                 if key_id not in self._cipher.key_ids:
                     raise KeyMissing(key_id)
             counts: dict[str, int] = {}
-            for tier, sql in _EXPORT.items():
+            for tier, sql in EXPORT.items():
                 counts[tier] = 0
                 result = await conn.stream(text(sql), params)
                 async for row in result.mappings():
