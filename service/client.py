@@ -99,6 +99,11 @@ class MemstrataClient:
         data = await self._call("GET", f"/users/{user_id}/sessions/{session_id}")
         return SessionState.model_validate(data)
 
+    async def end_session(self, user_id: str, session_id: str) -> SessionState:
+        """The conversation is over: summarized and journaled by the worker's next pass."""
+        data = await self._call("POST", f"/users/{user_id}/sessions/{session_id}/end")
+        return SessionState.model_validate(data)
+
     async def update_session(
         self, user_id: str, session_id: str, version: int, **changes: Any
     ) -> SessionState:
@@ -278,6 +283,9 @@ class LocalClient:
 
     async def session(self, user_id: str, session_id: str) -> SessionState:
         return await self._c.sessions.state(self._scope(user_id), session_id)
+
+    async def end_session(self, user_id: str, session_id: str) -> SessionState:
+        return await self._c.sessions.end(self._scope(user_id), session_id)
 
     async def update_session(
         self, user_id: str, session_id: str, version: int, **changes: Any

@@ -181,6 +181,15 @@ async def complete_task(
     return with_etag(response, state)
 
 
+@router.post(SESSION + "/end")
+async def end_session(
+    session_id: str, scope: ScopeDep, sessions: SessionsDep, response: Response
+) -> SessionState:
+    """The conversation is over (the user closed it): the session ends now, and the
+    worker's next pass summarizes it and adds it to the journal. Idempotent."""
+    return with_etag(response, await sessions.end(scope, session_id))
+
+
 @router.post(SESSION + "/open")
 async def open_session(
     session_id: str,

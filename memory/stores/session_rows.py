@@ -62,6 +62,13 @@ UPDATE sessions SET context = '{{}}'::jsonb, ended_reason = 'corrupt_state',
     version = version + 1
 WHERE {_SCOPED}
 """)
+# The client says the conversation is over (the user closed it): ended now, so the worker
+# summarizes and journals it on its next pass instead of after the idle windows.
+_END = text(f"""
+UPDATE sessions SET ended_reason = 'ended', status = 'hard_expired', version = version + 1
+WHERE {_SCOPED} AND status IN ('active', 'soft_expired')
+RETURNING version
+""")
 _LATEST = text("""
 SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id
 ORDER BY last_active_at DESC LIMIT 1
@@ -151,6 +158,11 @@ async def write_context(
 
 async def end_corrupt(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> None:
     await conn.execute(_END_CORRUPT, _row(scope, session_id))
+
+
+async def end(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> bool:
+    """End a live session now; False if it had ended already (or does not exist)."""
+    return (await conn.execute(_END, _row(scope, session_id))).first() is not None
 
 
 async def latest(conn: AsyncConnection, scope: Scope) -> uuid.UUID | None:

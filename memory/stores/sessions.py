@@ -289,6 +289,18 @@ class Sessions:
         await self._cache.keep(state, read_at)
         return await self._present(state)
 
+    async def end(self, scope: Scope, session_id: uuid.UUID | str) -> SessionState:
+        """The conversation is over (the user closed it): the session ends now, and the
+        worker's next pass summarizes it and writes the journal. Ending an ended session
+        changes nothing; a session that does not exist is `NotFound`."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        async with transaction(self._engine, scope) as conn:
+            ended = await rows.end(conn, scope, sid)
+            if not ended and await rows.status(conn, scope, sid) is None:
+                raise NotFound(f"session {sid} not found")
+        await self._cache.forget(scope, sid)
+        return await self.state(scope, sid)
+
     async def complete_task(
         self, scope: Scope, session_id: uuid.UUID | str, expected_version: int
     ) -> SessionState:
