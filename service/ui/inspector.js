@@ -222,7 +222,7 @@ function factItem(fact, byId) {
   return h(
     "li",
     { class: ended ? "fact superseded" : "fact", id: `fact-${fact.id}`, "data-fact": fact.id },
-    h("span", { class: `kind ${fact.kind}` }, fact.kind),
+    h("span", { class: `kind kind-${fact.kind}` }, fact.kind),
     h(ended ? "s" : "span", { class: "text" }, fact.text),
     h(
       "span",
@@ -467,5 +467,13 @@ $("#moment").addEventListener("input", onSlide);
 for (const button of document.querySelectorAll("#tabs button")) {
   button.addEventListener("click", () => show(button.dataset.view));
 }
+// `/ui/#key=ms_…&user=ana` opens the inspector without retyping the key: the fragment never
+// reaches the server or its logs, and the key is taken out of the address bar at once.
 const params = new URLSearchParams(location.hash.slice(1));
 if (params.get("user")) $("#user").value = params.get("user");
+if (params.get("key")) {
+  $("#key").value = params.get("key");
+  params.delete("key");
+  history.replaceState(null, "", `${location.pathname}${location.search}#${params}`);
+  if ($("#user").value) $("#who").requestSubmit();
+}

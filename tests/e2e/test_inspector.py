@@ -124,6 +124,10 @@ async def test_every_view_of_a_seeded_user(
     insight = page.locator("#knowledge li.insight").first
     await expect(insight.locator(".cites li").first).to_be_visible()
     await expect(page.locator("#journal-diff ins").first).to_be_visible()
+    # A plan's kind badge is a badge, not the resume view's plan box (a class they shared).
+    badge = page.locator("#facts .kind.kind-plan").first
+    await expect(badge).to_have_text("plan")
+    assert await badge.evaluate("e => getComputedStyle(e).borderStyle") == "none"
     await shot(page, "tiers")
 
     # Recall: ranked hits with score parts and the turns they cite.
@@ -178,6 +182,15 @@ async def test_another_tenants_key_sees_nothing_and_forget_empties_the_user(
     await expect(page.locator("#error")).to_contain_text("401")
     await expect(page.locator("#tabs")).to_be_hidden()
     await expect(page.locator("#resume")).to_be_hidden()
+
+    # A key in the address's fragment opens the inspector without retyping it, and leaves
+    # the address bar at once (the fragment never reaches the server).
+    linked = await browser.new_page()
+    await linked.goto(f"{service.url}/ui/#key={key}&user=alice")
+    await expect(linked.locator("#tabs")).to_be_visible()
+    await expect(linked.locator("#sessions li.session")).to_have_count(3)
+    assert key not in linked.url and "user=alice" in linked.url
+    await linked.close()
 
     # The one write: the owner forgets alice, after saying yes to the confirmation.
     await sign_in(page, service, key)
