@@ -164,7 +164,7 @@ async def test_the_clients_over_a_real_serve_and_in_process(
         assert [f.text for f in await remote.facts("ana")] == ["Has a sister named Rosa Maria"]
         everything = await remote.facts("ana", include_superseded=True)
         assert len(everything) == 2
-        assert (await remote.pin("ana", str(fixed.id), False)).pinned is False
+        assert (await remote.unpin("ana", str(fixed.id))).pinned is False
         await remote.delete_fact("ana", str(fixed.id))
         assert await remote.facts("ana") == []
     finally:
