@@ -26,11 +26,11 @@ from reflection.scheduler import build_scheduler
 from service import commands, logs
 from service.api import create_app
 from service.cli_memory import memory
-from service.client import LocalClient
 from service.commands import console
 from service.commands import run as _run
 from service.container import Container, build_container, migrated_database
 from service.demo import run_demo
+from service.local_client import LocalClient
 from service.mcp_server import build_server
 
 app = typer.Typer(

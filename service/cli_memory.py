@@ -11,9 +11,9 @@ from rich.table import Table
 
 from memory.core.domain import FactKind
 from service import schemas
-from service.client import LocalClient
 from service.commands import run
 from service.container import Container
+from service.local_client import LocalClient
 
 memory = typer.Typer(help="One user's memories, by hand.", no_args_is_help=True)
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id")]

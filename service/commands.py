@@ -17,8 +17,8 @@ from rich.progress import Progress
 from memory.core.errors import InvalidInput, MemstrataError, NotFound
 from memory.core.settings import Settings
 from service import logs
-from service.client import LocalClient
 from service.container import Container, build_container
+from service.local_client import LocalClient
 
 T = TypeVar("T")
 console = Console(stderr=True)  # messages; a command's answer goes to standard output

@@ -16,8 +16,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from memory.core.errors import MemstrataError
 from memory.core.settings import Settings
 from service import schemas
-from service.client import LocalClient
 from service.container import Container, build_container
+from service.local_client import LocalClient
 
 P = ParamSpec("P")
 R = TypeVar("R")

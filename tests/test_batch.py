@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from memory.core.domain import Scope
-from service.client import LocalClient
+from service.local_client import LocalClient
 from tests.api_harness import Api, problem_of
 from tests.conftest import TravelClock
 

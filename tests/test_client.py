@@ -11,8 +11,9 @@ from memory.core.errors import Conflict, NotFound
 from memory.core.settings import Settings
 from memory.infra.embedder import SentenceTransformerEmbedder
 from service.api import create_app
-from service.client import ApiError, LocalClient, MemstrataClient
+from service.client import ApiError, MemstrataClient
 from service.container import Container, build_container
+from service.local_client import LocalClient
 from tests.conftest import TravelClock
 
 

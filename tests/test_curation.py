@@ -14,7 +14,8 @@ import pytest
 
 from memory.core.domain import Scope
 from memory.core.errors import Conflict, NotFound
-from service.client import LocalClient, MemstrataClient
+from service.client import MemstrataClient
+from service.local_client import LocalClient
 from tests.api_harness import Api, problem_of
 from tests.conftest import TravelClock
 from tests.services import Serve

@@ -22,8 +22,8 @@ from memory.core.settings import Settings
 from memory.infra.embedder import SentenceTransformerEmbedder
 from memory.infra.rls import owner_transaction
 from service.cli import app as cli
-from service.client import LocalClient
 from service.container import Container, build_container
+from service.local_client import LocalClient
 from tests.conftest import TravelClock, cloned_database
 
 ANA = Scope("acme", "ana")
