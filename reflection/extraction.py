@@ -93,9 +93,15 @@ class RuleExtractor:
         return await asyncio.to_thread(_assembled, read, self._per_message)
 
 
+# What the patterns read out of each message: the kind and the content words of each fact,
+# worked out once, so a statement is compared only with the facts of its own message.
+_Said = dict[uuid.UUID, list[tuple[FactKind, frozenset[str]]]]
+
+
 @dataclass
 class _Read:
     rules: list[RuleFact]
+    said: _Said
     observations: list[Observation]
     candidates: list[Candidate]  # one per observation, typed by its cues where they settle it
     # The kind the nearest examples give an untyped one, by its index.
@@ -104,8 +110,11 @@ class _Read:
 
 def _read(messages: list[Message]) -> _Read:
     rules = extract_rules(messages)
+    said: _Said = {}
+    for f in rules:
+        said.setdefault(f.message.id, []).append((f.kind, frozenset(content_words(f.text))))
     observations = observe(messages)
-    return _Read(rules, observations, [_observed(o, rules) for o in observations])
+    return _Read(rules, said, observations, [_observed(o, said) for o in observations])
 
 
 def _untyped(candidate: Candidate) -> bool:
@@ -130,7 +139,7 @@ def _assembled(read: _Read, per_message: int) -> list[Candidate]:
         zip(read.observations, read.candidates, strict=True)
     ):
         kind = read.nearest.get(index)
-        if kind is not None and not _claimed(observation, kind, read.rules):
+        if kind is not None and not _claimed(observation, kind, read.said):
             candidate = _typed(observation, Cue(kind, _when(kind, observation)))
         found.append(candidate)
     return capped(found, per_message)
@@ -142,13 +151,13 @@ def _when(kind: FactKind, observation: Observation) -> datetime | None:
     return plan_date(observation.source, observation.message.created_at)
 
 
-def _observed(observation: Observation, rule_facts: list[RuleFact]) -> Candidate:
+def _observed(observation: Observation, said: _Said) -> Candidate:
     """An observation as a candidate: of the kind its cues of time or habit give it when it
     is the user's and no pattern read that kind out of the same words, else untyped."""
     message = observation.message
     by_user = message.role is Role.USER
     found = cue(observation.source, message.created_at) if by_user else None
-    if found is None or _claimed(observation, found.kind, rule_facts):
+    if found is None or _claimed(observation, found.kind, said):
         return Candidate(
             FactKind.OBSERVATION,
             observation.text,
@@ -178,19 +187,18 @@ def _typed(observation: Observation, found: Cue) -> Candidate:
     )
 
 
-def _claimed(observation: Observation, kind: FactKind, rule_facts: list[RuleFact]) -> bool:
+def _claimed(observation: Observation, kind: FactKind, said: _Said) -> bool:
     """Whether a pattern already found a fact of `kind` (or, for a plan, event, decision or
     preference, of any of those) in the words of `observation`, from the same message: two
     content words in common, or half of the pattern fact's own ("Dislikes coffee" in "I
     don't like coffee anymore")."""
     words = set(content_words(observation.source))
     rival = _CUED_KINDS if kind in _CUED_KINDS else {kind}
-    for f in rule_facts:
-        if f.message.id != observation.message.id or f.kind not in rival:
+    for fact_kind, fact_words in said.get(observation.message.id, ()):
+        if fact_kind not in rival:
             continue
-        said = set(content_words(f.text))
-        shared = len(words & said)
-        if shared >= 2 or (said and shared * 2 >= len(said)):
+        shared = len(words & fact_words)
+        if shared >= 2 or (fact_words and shared * 2 >= len(fact_words)):
             return True
     return False
 
