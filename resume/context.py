@@ -12,6 +12,7 @@ from datetime import datetime
 from memory.core.domain import Clock, FactKind, Scope, Tier, normalized_hash
 from memory.core.errors import NotFound
 from memory.core.loops import LOOP_KINDS, is_live, to_follow_up
+from memory.core.metadata import DEFAULT_THREAD
 from memory.core.records import JournalSection, RecallHit, SectionKind, SessionSummary
 from memory.core.session_state import Flow, SessionState, WindowMessage
 from memory.core.settings import ResumptionSettings
@@ -68,6 +69,8 @@ class ResumptionContext:
     messages: list[dict[str, str]] = field(default_factory=list)
     tokens: int = 0
     budget_tokens: int = 0  # what `tokens` was held to
+    # The thread to write `session_id` in: the one asked for, else the last session's.
+    thread: str = DEFAULT_THREAD
 
 
 @dataclass
@@ -111,13 +114,17 @@ class Resumer:
         device_id: str | None = None,
         now: datetime | None = None,
         budget_tokens: int | None = None,
+        thread: str | None = None,
     ) -> ResumptionContext:
-        """How this user's conversation resumes now, ready to put into a prompt."""
+        """How this user's conversation resumes now, ready to put into a prompt. With
+        `thread`, it continues that thread: its last session decides the mode, and the
+        memories recalled come from it; who the user is, their open loops and the journal
+        are the user's, whatever the thread."""
         now = now or self._clock()
         policy = await self._tenants.resumption(scope.tenant_id)
-        last = await self._sessions.latest(scope)
+        last = await self._sessions.latest(scope, thread)
         decided = plan(_last(last), now, policy)
-        gathered = await self._gather(scope, decided, last, message, now, policy)
+        gathered = await self._gather(scope, decided, last, message, now, policy, thread)
         blocks = _deduplicated(gathered.blocks)
         restoring = decided.mode is Mode.FULL_RESTORE and last is not None
         session_id = last.session_id if restoring and last else uuid.uuid4()
@@ -132,6 +139,7 @@ class Resumer:
             active_task=last.context.flow if restoring and last else None,
             blocks=tuple(blocks),
             other_device=await self._other_device(scope, last, device_id, now),
+            thread=thread or (last.thread if last else DEFAULT_THREAD),
         )
         budget = budget_tokens or policy.budget_tokens
         turns = [Turn(m.role.value, m.content) for m in context.restored]
@@ -148,6 +156,7 @@ class Resumer:
         message: str | None,
         now: datetime,
         policy: ResumptionSettings,
+        thread: str | None,
     ) -> _Gathered:
         gathered = _Gathered()
         gathered.blocks.append(await self._profile(scope))
@@ -159,7 +168,9 @@ class Resumer:
         queries = [
             q for q in (gathered.topic if decided.mode is Mode.PRIMED else None, message) if q
         ]
-        gathered.blocks.append(await self._memories(scope, queries, decided.mode, now, policy))
+        gathered.blocks.append(
+            await self._memories(scope, queries, decided.mode, now, policy, thread)
+        )
         return gathered
 
     async def _profile(self, scope: Scope) -> Block:
@@ -227,10 +238,12 @@ class Resumer:
         mode: Mode,
         now: datetime,
         policy: ResumptionSettings,
+        thread: str | None,
     ) -> Block:
         hits: dict[uuid.UUID, RecallHit] = {}
+        k = max(policy.memories, 1)
         for query in queries:
-            for hit in await self._recall.recall(scope, query, k=max(policy.memories, 1)):
+            for hit in await self._recall.recall(scope, query, k=k, thread=thread):
                 hits.setdefault(hit.id, hit)
         items = []
         for hit in sorted(hits.values(), key=lambda h: -h.score)[: policy.memories]:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from memory.core.errors import BackendUnavailable, ConfigurationError
 from memory.core.settings import ApiSettings, Settings
 from memory.stores.session_store import RedisSessionStore
-from service import problems, routes_keys, routes_memories
+from service import problems, routes_keys, routes_labels, routes_memories
 from service.container import Container, build_container
 from service.deps import ContainerDep
 from service.limits import BodyLimit, RateLimits, RequestIds, TokenBucket
@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     add_middleware(app, config.api, app.state.metrics)
     app.include_router(router)
     app.include_router(routes_memories.router)
+    app.include_router(routes_labels.router)
     app.include_router(routes_keys.router)
     # The inspector: static files over the same /v1 API and the same tenant keys.
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")

@@ -5,6 +5,7 @@ the query, the body, the headers and the model of the answer; it does no I/O.
 Names follow the routes (`service/routes*.py`), so a test can check that every operation
 the OpenAPI document lists has a builder and a method in both clients."""
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ def _s(user_id: str, session_id: str) -> str:
 
 def _when(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    """A metadata filter as a query parameter carries it."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _get(path: str, answer: Any, **params: Any) -> Call[Any]:
@@ -152,11 +158,16 @@ def append_message(
     device_id: str | None = None,
     takeover: bool = False,
     at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+    thread: str | None = None,
+    session_metadata: dict[str, Any] | None = None,
 ) -> Call[schemas.Appended]:
-    """An idempotency key is made when none is given, so that a retry never appends twice."""
+    """An idempotency key is made when none is given, so that a retry never appends twice.
+    `thread` and `session_metadata` are used when this message opens the session."""
     key = idempotency_key or f"client:{uuid.uuid4()}"
-    body = {"role": role, "content": content, "device_id": device_id, "takeover": takeover}
-    body["at"] = _when(at)
+    body: dict[str, Any] = {"role": role, "content": content, "device_id": device_id}
+    body |= {"takeover": takeover, "at": _when(at), "thread": thread}
+    body |= {"metadata": metadata, "session_metadata": session_metadata}
     return Call(
         "POST",
         f"{_s(user_id, session_id)}/messages",
@@ -174,12 +185,20 @@ def append_messages(
     *,
     device_id: str | None = None,
     takeover: bool = False,
+    thread: str | None = None,
+    session_metadata: dict[str, Any] | None = None,
 ) -> Call[schemas.BatchAppended]:
     """Each message without an `idempotency_key` is given one, so that a retry of the batch
     appends nothing twice."""
     keyed = [{"idempotency_key": f"client:{uuid.uuid4()}", **m} for m in messages]
     body = schemas.NewMessages.model_validate(
-        {"messages": keyed, "device_id": device_id, "takeover": takeover}
+        {
+            "messages": keyed,
+            "device_id": device_id,
+            "takeover": takeover,
+            "thread": thread,
+            "session_metadata": session_metadata,
+        }
     ).model_dump(mode="json")
     path = f"{_s(user_id, session_id)}/messages/batch"
     return Call("POST", path, _model(schemas.BatchAppended), json=body, retry_safe=True)
@@ -209,18 +228,37 @@ def end_session(user_id: str, session_id: str) -> Call[SessionState]:
 
 
 def open_session(
-    user_id: str, session_id: str, device_id: str, *, takeover: bool = False
+    user_id: str,
+    session_id: str,
+    device_id: str,
+    *,
+    takeover: bool = False,
+    thread: str | None = None,
 ) -> Call[SessionState]:
-    body = {"device_id": device_id, "takeover": takeover}
+    body = {"device_id": device_id, "takeover": takeover, "thread": thread}
     path = f"{_s(user_id, session_id)}/open"
     return Call("POST", path, _model(SessionState), json=body, retry_safe=True)
 
 
 def read_transcript(
-    user_id: str, session_id: str, *, after_seq: int = 0, limit: int = 100
+    user_id: str,
+    session_id: str,
+    *,
+    after_seq: int = 0,
+    limit: int = 100,
+    metadata: dict[str, Any] | None = None,
 ) -> Call[list[schemas.MessageOut]]:
     path = f"{_s(user_id, session_id)}/messages"
-    return _get(path, list[schemas.MessageOut], after_seq=after_seq, limit=limit)
+    answer = list[schemas.MessageOut]
+    return _get(path, answer, after_seq=after_seq, limit=limit, metadata=_json(metadata))
+
+
+def set_session_metadata(
+    user_id: str, session_id: str, metadata: dict[str, Any]
+) -> Call[SessionState]:
+    path = f"{_s(user_id, session_id)}/metadata"
+    body = {"metadata": metadata}
+    return Call("PUT", path, _model(SessionState), json=body, retry_safe=True)
 
 
 def session_facts(user_id: str, session_id: str) -> Call[list[schemas.FactOut]]:
@@ -234,12 +272,40 @@ def messages_by_id(user_id: str, ids: list[str]) -> Call[list[schemas.MessageOut
 # --- the user's history and tiers ---------------------------------------------------------
 
 
-def list_users(*, limit: int = 200) -> Call[list[schemas.UserOut]]:
-    return _get("/v1/users", list[schemas.UserOut], limit=limit)
+def list_users(
+    *, limit: int = 200, metadata: dict[str, Any] | None = None
+) -> Call[list[schemas.UserOut]]:
+    return _get("/v1/users", list[schemas.UserOut], limit=limit, metadata=_json(metadata))
 
 
-def list_sessions(user_id: str, *, limit: int = 200) -> Call[list[schemas.SessionOverviewOut]]:
-    return _get(f"{_u(user_id)}/sessions", list[schemas.SessionOverviewOut], limit=limit)
+def read_user(user_id: str) -> Call[schemas.UserOut]:
+    return _get(_u(user_id), schemas.UserOut)
+
+
+def set_user_metadata(user_id: str, metadata: dict[str, Any]) -> Call[schemas.UserOut]:
+    body = {"metadata": metadata}
+    path = f"{_u(user_id)}/metadata"
+    return Call("PUT", path, _model(schemas.UserOut), json=body, retry_safe=True)
+
+
+def list_sessions(
+    user_id: str,
+    *,
+    limit: int = 200,
+    thread: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Call[list[schemas.SessionOverviewOut]]:
+    return _get(
+        f"{_u(user_id)}/sessions",
+        list[schemas.SessionOverviewOut],
+        limit=limit,
+        thread=thread,
+        metadata=_json(metadata),
+    )
+
+
+def list_threads(user_id: str, *, limit: int = 200) -> Call[list[schemas.ThreadOut]]:
+    return _get(f"{_u(user_id)}/threads", list[schemas.ThreadOut], limit=limit)
 
 
 def list_runs(user_id: str, *, limit: int = 50) -> Call[list[schemas.RunOut]]:
@@ -253,9 +319,10 @@ def resume(
     device_id: str | None = None,
     budget_tokens: int | None = None,
     now: datetime | None = None,
+    thread: str | None = None,
 ) -> Call[schemas.ResumeOut]:
     body = {"message": message, "device_id": device_id, "budget_tokens": budget_tokens}
-    body["now"] = _when(now)
+    body |= {"now": _when(now), "thread": thread}
     path = f"{_u(user_id)}/resume"
     return Call("POST", path, _model(schemas.ResumeOut), json=body, retry_safe=True)
 
@@ -274,6 +341,8 @@ def list_facts(
     as_of: datetime | None = None,
     include_superseded: bool = False,
     limit: int = 100,
+    thread: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Call[list[schemas.FactOut]]:
     return _get(
         f"{_u(user_id)}/facts",
@@ -282,6 +351,8 @@ def list_facts(
         as_of=_when(as_of),
         include_superseded=include_superseded,
         limit=limit,
+        thread=thread,
+        metadata=_json(metadata),
     )
 
 

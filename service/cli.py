@@ -44,6 +44,9 @@ app.add_typer(tenant, name="tenant")
 app.add_typer(memory, name="memory")
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="User id (tenant-local)")]
+ThreadOpt = Annotated[
+    str | None, typer.Option(help="One conversation thread of the user (default: all)")
+]
 
 
 @tenant.command("create")
@@ -140,9 +143,19 @@ def recall(
     tenant_id: TenantOpt = "default",
     user_id: UserOpt = "default",
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many hits")] = 10,
+    thread: ThreadOpt = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option(help='Only from messages whose metadata contains this JSON, e.g. {"app":"x"}'),
+    ] = None,
 ) -> None:
     """Hybrid recall over every tier."""
-    hits = _run(lambda c: LocalClient(c, tenant_id).recall(user_id, query, k), tenant_id)
+    hits = _run(
+        lambda c: LocalClient(c, tenant_id).recall(
+            user_id, query, k, thread=thread, metadata=metadata
+        ),
+        tenant_id,
+    )
     table = Table("tier", "score", "when", "text")
     for hit in hits:
         table.add_row(hit.tier, f"{hit.score:.4f}", f"{hit.at:%Y-%m-%d}", hit.text)
@@ -155,10 +168,13 @@ def resume(
     tenant_id: TenantOpt = "default",
     user_id: UserOpt = "default",
     budget: int | None = None,
+    thread: ThreadOpt = None,
 ) -> None:
     """How the user's conversation would resume now, and the prompt messages."""
     context = _run(
-        lambda c: LocalClient(c, tenant_id).resume(user_id, message, budget_tokens=budget),
+        lambda c: LocalClient(c, tenant_id).resume(
+            user_id, message, budget_tokens=budget, thread=thread
+        ),
         tenant_id,
     )
     out = Console()

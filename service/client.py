@@ -229,11 +229,15 @@ class MemstrataClient:
     end_session = _async(calls.end_session)
     open_session = _async(calls.open_session)
     transcript = _async(calls.read_transcript)
+    set_session_metadata = _async(calls.set_session_metadata)
     session_facts = _async(calls.session_facts)
     messages = _async(calls.messages_by_id)
     # The user's history and tiers.
     users = _async(calls.list_users)
+    user = _async(calls.read_user)
+    set_user_metadata = _async(calls.set_user_metadata)
     sessions = _async(calls.list_sessions)
+    threads = _async(calls.list_threads)
     runs = _async(calls.list_runs)
     resume = _async(calls.resume)
     recall = _async(calls.recall)
@@ -330,10 +334,14 @@ class SyncMemstrataClient:
     end_session = _sync(calls.end_session)
     open_session = _sync(calls.open_session)
     transcript = _sync(calls.read_transcript)
+    set_session_metadata = _sync(calls.set_session_metadata)
     session_facts = _sync(calls.session_facts)
     messages = _sync(calls.messages_by_id)
     users = _sync(calls.list_users)
+    user = _sync(calls.read_user)
+    set_user_metadata = _sync(calls.set_user_metadata)
     sessions = _sync(calls.list_sessions)
+    threads = _sync(calls.list_threads)
     runs = _sync(calls.list_runs)
     resume = _sync(calls.resume)
     recall = _sync(calls.recall)
@@ -378,7 +386,11 @@ OPERATIONS = {
     "session_facts": "session_facts",
     "messages_by_id": "messages",
     "list_users": "users",
+    "read_user": "user",
+    "set_user_metadata": "set_user_metadata",
+    "set_session_metadata": "set_session_metadata",
     "list_sessions": "sessions",
+    "list_threads": "threads",
     "list_runs": "runs",
     "resume": "resume",
     "recall": "recall",

@@ -67,7 +67,8 @@ async def ingest(
     container: Container, tenant: str, user: str, name: str, data: bytes, console: Console
 ) -> tuple[int, int]:
     """Append every message of a JSONL file: `role`, `content`, and optionally `at`
-    (ISO 8601 with a zone), `session_id` and `idempotency_key`. Idempotent per line:
+    (ISO 8601 with a zone), `session_id`, `idempotency_key`, `metadata` (an object) and
+    `thread` (the session's, when the line opens it). Idempotent per line:
     running it again on the same file, or on the file after lines were added at its end,
     appends only what is new, into the same session (both are keyed by the file's first
     line, each line by its number and its own text). Returns (new, replayed)."""
@@ -91,6 +92,8 @@ async def ingest(
                         "idempotency_key", f"ingest:{file_id}:{number}:{_digest(raw)}"
                     ),
                     at=datetime.fromisoformat(at) if at else None,
+                    metadata=record.get("metadata"),
+                    thread=record.get("thread"),
                 )
                 replayed += appended.replayed
                 new += not appended.replayed

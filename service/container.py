@@ -17,6 +17,7 @@ from memory.stores.facts import FactStore
 from memory.stores.history import History
 from memory.stores.journal import JournalStore
 from memory.stores.knowledge import KnowledgeStore
+from memory.stores.labels import Labels
 from memory.stores.pending import Backlog
 from memory.stores.recall import Recall
 from memory.stores.rotation import KeyRotation
@@ -61,6 +62,7 @@ class Container:
     rotation: KeyRotation
     backlog: Backlog
     curation: Curation
+    labels: Labels
     cipher: Cipher = DISABLED
     owns_embedder: bool = True  # False when the caller gave it, and closes it
 
@@ -153,6 +155,7 @@ async def build_container(
         clock,
         stores.styles,
     )
+    history = History(engine)
     return Container(
         settings=settings,
         database=database,
@@ -172,7 +175,7 @@ async def build_container(
         resumer=resumer,
         api_keys=ApiKeyStore(engine, clock),
         ledger=worker.ledger,
-        history=History(engine),
+        history=history,
         records=UserRecords(engine, session_store, cipher),
         rotation=KeyRotation(engine, cipher),
         backlog=Backlog(engine),
@@ -184,6 +187,7 @@ async def build_container(
             clock,
             worker.tools.redactor_for,
         ),
+        labels=Labels(engine, sessions, history),
         cipher=cipher,
         owns_embedder=given is None,
     )

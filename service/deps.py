@@ -14,6 +14,7 @@ from memory.stores.facts import FactStore
 from memory.stores.history import History
 from memory.stores.journal import JournalStore
 from memory.stores.knowledge import KnowledgeStore
+from memory.stores.labels import Labels
 from memory.stores.recall import Recall
 from memory.stores.sessions import Sessions
 from memory.stores.summaries import SummaryStore
@@ -59,6 +60,7 @@ HistoryDep = Annotated[History, _part("history")]
 RecordsDep = Annotated[UserRecords, _part("records")]
 LedgerDep = Annotated[Ledger, _part("ledger")]
 CurationDep = Annotated[Curation, _part("curation")]
+LabelsDep = Annotated[Labels, _part("labels")]
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -36,6 +36,9 @@ class LocalClient:
         device_id: str | None = None,
         takeover: bool = False,
         at: datetime | None = None,
+        metadata: dict[str, Any] | None = None,
+        thread: str | None = None,
+        session_metadata: dict[str, Any] | None = None,
     ) -> schemas.Appended:
         turn = await self._c.sessions.append(
             self._scope(user_id),
@@ -46,6 +49,9 @@ class LocalClient:
             device_id=device_id,
             takeover=takeover,
             at=at,
+            metadata=metadata,
+            thread=thread,
+            session_metadata=session_metadata,
         )
         return schemas.Appended(
             message=schemas.MessageOut.of(turn.message),
@@ -63,13 +69,23 @@ class LocalClient:
         *,
         device_id: str | None = None,
         takeover: bool = False,
+        thread: str | None = None,
+        session_metadata: dict[str, Any] | None = None,
     ) -> schemas.BatchAppended:
         body = schemas.NewMessages.model_validate(
             {"messages": messages, "device_id": device_id, "takeover": takeover}
         )
-        items = [NewTurn(m.role, m.content, m.idempotency_key, m.at) for m in body.messages]
+        items = [
+            NewTurn(m.role, m.content, m.idempotency_key, m.at, m.metadata) for m in body.messages
+        ]
         turns = await self._c.sessions.append_batch(
-            self._scope(user_id), session_id, items, device_id=device_id, takeover=takeover
+            self._scope(user_id),
+            session_id,
+            items,
+            device_id=device_id,
+            takeover=takeover,
+            thread=thread,
+            session_metadata=session_metadata,
         )
         return schemas.BatchAppended.of(turns)
 
@@ -99,9 +115,10 @@ class LocalClient:
         *,
         device_id: str | None = None,
         budget_tokens: int | None = None,
+        thread: str | None = None,
     ) -> schemas.ResumeOut:
         context = await self._c.resumer.resume(
-            self._scope(user_id), message, device_id, None, budget_tokens
+            self._scope(user_id), message, device_id, None, budget_tokens, thread
         )
         return schemas.ResumeOut.model_validate(context)
 
@@ -121,6 +138,8 @@ class LocalClient:
         as_of: datetime | None = None,
         include_superseded: bool = False,
         limit: int = 100,
+        thread: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> list[schemas.FactOut]:
         found = await self._c.facts.list_facts(
             self._scope(user_id),
@@ -128,6 +147,8 @@ class LocalClient:
             as_of=as_of,
             include_superseded=include_superseded,
             limit=limit,
+            thread=thread,
+            metadata=metadata,
         )
         return [schemas.FactOut.model_validate(f) for f in found]
 

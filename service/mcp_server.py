@@ -59,16 +59,18 @@ def build_server(settings: Settings) -> MCPServer[Any]:
 
     @server.tool()
     @_answering
-    async def recall(query: str, k: int = 5) -> list[dict[str, Any]]:
-        """Find what the user said or what is known about them, by meaning and by words."""
-        hits = await client().recall(user, query, k)
+    async def recall(query: str, k: int = 5, thread: str | None = None) -> list[dict[str, Any]]:
+        """Find what the user said or what is known about them, by meaning and by words;
+        with `thread`, only what came from that conversation thread."""
+        hits = await client().recall(user, query, k, thread=thread)
         return [h.model_dump(mode="json", include={"tier", "id", "text", "at"}) for h in hits]
 
     @server.tool()
     @_answering
-    async def resume(message: str | None = None) -> dict[str, Any]:
-        """How to continue with this user now: mode, greeting and the context messages."""
-        context = await client().resume(user, message)
+    async def resume(message: str | None = None, thread: str | None = None) -> dict[str, Any]:
+        """How to continue with this user now: mode, greeting and the context messages;
+        with `thread`, continuing that conversation thread."""
+        context = await client().resume(user, message, thread=thread)
         return context.model_dump(mode="json")
 
     _memory_tools(server, client, user)

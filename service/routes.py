@@ -40,6 +40,10 @@ SESSION = "/users/{user_id}/sessions/{session_id}"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+# Filters of the lists: a thread's name, and metadata as JSON text ({"app": "mobile"}) that
+# the listed item's metadata must contain.
+ThreadQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
+MetadataQuery = Annotated[str | None, Query(max_length=8192)]
 
 
 @contextmanager
@@ -111,6 +115,9 @@ async def append_message(
             device_id=body.device_id,
             takeover=body.takeover,
             at=body.at,
+            metadata=body.metadata,
+            thread=body.thread,
+            session_metadata=body.session_metadata,
         )
     if turn.replayed:
         response.status_code = 200
@@ -135,10 +142,16 @@ async def append_messages(
     """Commit several messages of the session in one transaction (all or none, in order;
     each idempotent on its `idempotency_key`) and bring the session state along once. A
     retry of the whole batch answers 200 with every message as stored."""
-    items = [NewTurn(m.role, m.content, m.idempotency_key, m.at) for m in body.messages]
+    items = [NewTurn(m.role, m.content, m.idempotency_key, m.at, m.metadata) for m in body.messages]
     with timed(request, "append"):
         turns = await sessions.append_batch(
-            scope, session_id, items, device_id=body.device_id, takeover=body.takeover
+            scope,
+            session_id,
+            items,
+            device_id=body.device_id,
+            takeover=body.takeover,
+            thread=body.thread,
+            session_metadata=body.session_metadata,
         )
     if all(t.replayed for t in turns):
         response.status_code = 200
@@ -199,26 +212,34 @@ async def open_session(
     response: Response,
 ) -> SessionState:
     """Continue a session on a device; 409 `other_device_active` unless `takeover`."""
-    state = await sessions.open(scope, body.device_id, session_id, takeover=body.takeover)
+    state = await sessions.open(
+        scope, body.device_id, session_id, takeover=body.takeover, thread=body.thread
+    )
     return with_etag(response, state)
 
 
 @router.get("/users")
 async def list_users(
-    tenant_id: TenantDep, history: HistoryDep, limit: Limit = 200
+    tenant_id: TenantDep, history: HistoryDep, limit: Limit = 200, metadata: MetadataQuery = None
 ) -> list[schemas.UserOut]:
-    """The tenant's users, most recently active first."""
-    found = await history.users(tenant_id, limit)
+    """The tenant's users, most recently active first; with `metadata` (JSON), those whose
+    metadata contains it."""
+    found = await history.users(tenant_id, limit, metadata=metadata)
     return [schemas.UserOut.model_validate(u) for u in found]
 
 
 @router.get("/users/{user_id}/sessions")
 async def list_sessions(
-    scope: ScopeDep, history: HistoryDep, limit: Limit = 200
+    scope: ScopeDep,
+    history: HistoryDep,
+    limit: Limit = 200,
+    thread: ThreadQuery = None,
+    metadata: MetadataQuery = None,
 ) -> list[schemas.SessionOverviewOut]:
     """The user's sessions, most recently active first: status, turns, how many messages
-    are still retained, and the session's summary once it has ended."""
-    found = await history.sessions(scope, limit)
+    are still retained, and the session's summary once it has ended; of one `thread`, and
+    whose metadata contains `metadata` (JSON), if given."""
+    found = await history.sessions(scope, limit, thread=thread, metadata=metadata)
     return [schemas.SessionOverviewOut.model_validate(s) for s in found]
 
 
@@ -229,9 +250,11 @@ async def read_transcript(
     transcripts: TranscriptsDep,
     after_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Limit = 100,
+    metadata: MetadataQuery = None,
 ) -> list[schemas.MessageOut]:
-    """The session's retained messages after `after_seq`, oldest first."""
-    messages = await transcripts.after(scope, session_id, after_seq, limit=limit)
+    """The session's retained messages after `after_seq`, oldest first; with `metadata`
+    (JSON), those whose metadata contains it."""
+    messages = await transcripts.after(scope, session_id, after_seq, limit=limit, metadata=metadata)
     return [schemas.MessageOut.of(m) for m in messages]
 
 
@@ -265,7 +288,7 @@ async def resume(
     """How this user's conversation resumes, with the messages to put in the prompt."""
     with timed(request, "resume"):
         context = await resumer.resume(
-            scope, body.message, body.device_id, body.now, body.budget_tokens
+            scope, body.message, body.device_id, body.now, body.budget_tokens, body.thread
         )
     return schemas.ResumeOut.model_validate(context)
 
@@ -284,6 +307,9 @@ async def recall(
             since=body.since,
             until=body.until,
             as_of=body.as_of,
+            thread=body.thread,
+            metadata=body.metadata,
+            session_metadata=body.session_metadata,
         )
     return [schemas.HitOut.model_validate(hit) for hit in hits]
 
@@ -296,9 +322,19 @@ async def list_facts(
     as_of: datetime | None = None,
     include_superseded: bool = False,
     limit: Limit = 100,
+    thread: ThreadQuery = None,
+    metadata: MetadataQuery = None,
 ) -> list[schemas.FactOut]:
+    """The user's facts (current, or `as_of`, or with the superseded); of kinds, of one
+    thread, or said in messages whose metadata contains `metadata` (JSON)."""
     found = await facts.list_facts(
-        scope, kinds=kind, as_of=as_of, include_superseded=include_superseded, limit=limit
+        scope,
+        kinds=kind,
+        as_of=as_of,
+        include_superseded=include_superseded,
+        limit=limit,
+        thread=thread,
+        metadata=metadata,
     )
     return [schemas.FactOut.model_validate(f) for f in found]
 

@@ -73,12 +73,23 @@ class TenantSettingsIn(_In):
     reflection: dict[str, Any] | None = None
 
 
+# The caller's free-form labels: a JSON object, bounded by the library
+# (`memory.core.metadata`: 4 KiB as JSON, 5 levels deep).
+Metadata = dict[str, Any]
+Thread = Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class NewMessage(_In):
     role: Literal["user", "assistant", "system", "tool"]
     content: str
     device_id: str | None = Field(default=None, max_length=128)
     takeover: bool = False
     at: Instant | None = None
+    metadata: Metadata | None = None  # the message's
+    # Used when this message opens the session: its thread ("main" if left out) and
+    # metadata. A thread other than an existing session's is a 409.
+    thread: Thread | None = None
+    session_metadata: Metadata | None = None
 
 
 class BatchMessage(_In):
@@ -86,6 +97,7 @@ class BatchMessage(_In):
     content: str
     idempotency_key: str | None = Field(default=None, max_length=200)
     at: Instant | None = None
+    metadata: Metadata | None = None
 
 
 class NewMessages(_In):
@@ -94,6 +106,8 @@ class NewMessages(_In):
     messages: list[BatchMessage] = Field(min_length=1, max_length=500)
     device_id: str | None = Field(default=None, max_length=128)
     takeover: bool = False
+    thread: Thread | None = None
+    session_metadata: Metadata | None = None
 
 
 class MessageOut(BaseModel):
@@ -104,6 +118,7 @@ class MessageOut(BaseModel):
     content: str
     device_id: str | None
     created_at: datetime
+    metadata: Metadata = Field(default_factory=dict)
 
     @classmethod
     def of(cls, message: Message) -> "MessageOut":
@@ -115,6 +130,7 @@ class MessageOut(BaseModel):
             content=message.content,
             device_id=message.device_id,
             created_at=message.created_at,
+            metadata=dict(message.metadata),
         )
 
 
@@ -162,6 +178,13 @@ class StateChange(_In):
 class DeviceIn(_In):
     device_id: str = Field(min_length=1, max_length=128)
     takeover: bool = False
+    thread: Thread | None = None  # of the session, if this opens it
+
+
+class MetadataIn(_In):
+    """Replaces the metadata as a whole; `{}` clears it."""
+
+    metadata: Metadata
 
 
 class ResumeIn(_In):
@@ -169,6 +192,7 @@ class ResumeIn(_In):
     device_id: str | None = Field(default=None, max_length=128)
     now: Instant | None = None
     budget_tokens: int | None = Field(default=None, ge=50, le=200_000)
+    thread: Thread | None = None  # continue this thread; left out: the latest session's
 
 
 class MemoryIn(_In):
@@ -196,6 +220,9 @@ class RecallIn(_In):
     since: Instant | None = None
     until: Instant | None = None
     as_of: Instant | None = None
+    thread: Thread | None = None
+    metadata: Metadata | None = None  # contained in the source messages' metadata
+    session_metadata: Metadata | None = None  # contained in the source sessions'
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -296,6 +323,14 @@ class UserOut(_Out):
     created_at: datetime
     sessions: int
     last_active_at: datetime | None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ThreadOut(_Out):
+    thread: str
+    sessions: int
+    started_at: datetime
+    last_active_at: datetime
 
 
 class SessionOverviewOut(_Out):
@@ -308,6 +343,8 @@ class SessionOverviewOut(_Out):
     retained: int
     summary: str | None
     topics: list[str]
+    thread: str = "main"
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class RunOut(_Out):
@@ -368,6 +405,7 @@ class ResumeOut(_Out):
     messages: list[ChatMessageOut]
     tokens: int
     budget_tokens: int
+    thread: str  # the thread to write `session_id` in
 
 
 class ExportLine(BaseModel):

@@ -34,6 +34,10 @@ def marker(tenant: str, user: str) -> str:
     return f"zq{tenant[:2]}{user}x"  # one unlikely word per owner
 
 
+def tenant_marker(tenant: str) -> str:
+    return f"zqorg{tenant}x"  # in the metadata of every user of the tenant
+
+
 @dataclass
 class World:
     client: httpx.AsyncClient
@@ -65,7 +69,16 @@ async def world(
     for tenant, user in itertools.product(TENANTS, USERS):
         scope, word, sid = Scope(tenant, user), marker(tenant, user), uuid.uuid4()
         sessions[(tenant, user)] = sid
-        sent = await container.sessions.append(scope, sid, "user", f"My codeword is {word}.")
+        sent = await container.sessions.append(
+            scope,
+            sid,
+            "user",
+            f"My codeword is {word}.",
+            metadata={"tag": "codeword", "word": word},
+            thread="secret",
+            session_metadata={"tag": "codeword", "word": word},
+        )
+        await container.labels.set_user(scope, {"org": tenant_marker(tenant)})
         message_ids.append(str(sent.message.id))
         fact = await container.facts.insert(
             scope, "profile", f"Codeword {word}", source_message_ids=[sent.message.id]
@@ -101,7 +114,6 @@ def user_requests(
     base = f"/v1/users/{user}"
     every_message = "&".join(f"id={i}" for i in message_ids)
     return [
-        ("get", "/v1/users", None),
         ("get", f"{base}/sessions", None),
         ("get", f"{base}/runs", None),
         ("get", f"{base}/messages?{every_message}", None),
@@ -114,6 +126,13 @@ def user_requests(
         ("get", f"{base}/journal/versions", None),
         ("get", f"{base}/journal/versions/1", None),
         ("get", f"{base}/export", None),
+        ("get", base, None),
+        ("get", f"{base}/threads", None),
+        ("get", f'{base}/sessions?thread=secret&metadata={{"tag":"codeword"}}', None),
+        ("post", f"{base}/recall", {"query": "codeword", "k": 20, "thread": "secret"}),
+        ("post", f"{base}/recall", {"query": "codeword", "metadata": {"tag": "codeword"}}),
+        ("post", f"{base}/recall", {"query": "codeword", "session_metadata": {"tag": "codeword"}}),
+        ("post", f"{base}/resume", {"message": "my codeword?", "thread": "secret"}),
     ]
 
 
@@ -130,6 +149,8 @@ def session_reads(user: str, sid: uuid.UUID) -> list[tuple[str, str, dict[str, o
         ("post", f"{path}/complete-task", {}),
         ("get", f"{path}/messages", {}),
         ("get", f"{path}/facts", {}),
+        ("get", f'{path}/messages?metadata={{"tag":"codeword"}}', {}),
+        ("put", f"{path}/metadata", {"metadata": {"hijacked": True}}),
     ]
 
 
@@ -156,7 +177,7 @@ async def owner_sees_their_own(world: World, tenant: str, user: str) -> None:
     mine, sid = marker(tenant, user), str(world.sessions[(tenant, user)])
     own = await call(world, tenant, "post", *recall_request(user))
     assert mine in own.text
-    for method, path, _ in user_requests(user, world.message_ids)[1:4]:  # the read models
+    for method, path, _ in user_requests(user, world.message_ids)[:3]:  # the read models
         seen = (await call(world, tenant, method, path, None)).text
         assert mine in seen or sid in seen, (path, seen)
 
@@ -193,6 +214,11 @@ async def test_no_endpoint_reads_or_writes_across_tenants_or_users(world: World)
             if owner != (tenant, user):
                 requests += await foreign_session(world, tenant, user, sid, others)
     assert requests > 1_000
+    for tenant in TENANTS:  # the one tenant-wide list: the tenant's users, never another's
+        listed = await call(world, tenant, "get", "/v1/users", None)
+        assert tenant_marker(tenant) in listed.text
+        assert not [t for t in TENANTS if t != tenant and tenant_marker(t) in listed.text]
+        assert len(listed.json()) == len(USERS)
 
     for key in ("", "garbage", world.keys["north"] + "x", world.keys["north"][:-1]):
         for method, path, body in user_requests("ana", world.message_ids):
@@ -218,7 +244,10 @@ async def nothing_written_into_another_owners_session(world: World) -> None:
             )
         ).all()
         topics = await conn.scalar(
-            text("SELECT count(*) FROM sessions WHERE context::text LIKE '%hijacked%'")
+            text(
+                "SELECT count(*) FROM sessions "
+                "WHERE context::text LIKE '%hijacked%' OR metadata ? 'hijacked'"
+            )
         )
     assert topics == 0, "no session's context was changed through another owner's id"
     for row in per_session:

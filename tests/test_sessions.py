@@ -60,7 +60,7 @@ async def message_count(engine: AsyncEngine) -> int:
 
 async def rebuilt(sessions: Sessions, sid: uuid.UUID) -> SessionState:
     """What Postgres alone says the state is."""
-    state, _read_at = await sessions._assemble(ALICE, sid)
+    state, _read_at = await sessions._rebuild.assemble(ALICE, sid)
     return await sessions._present(state)
 
 

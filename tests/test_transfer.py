@@ -54,16 +54,26 @@ async def a_lived_in_user(c: Container, clock: TravelClock) -> None:
         ["My dog Bruno kept me up all night.", "I've decided to hire a dog walker."],
         ["Big news: I moved to Porto last week!", "I'm allergic to peanuts, remember that."],
     ]
-    for texts in said:
+    for number, texts in enumerate(said):
         sid = uuid.uuid4()
         for content in texts:
-            await c.sessions.append(ANA, sid, "user", content, device_id="phone")
+            await c.sessions.append(
+                ANA,
+                sid,
+                "user",
+                content,
+                device_id="phone",
+                metadata={"app": "mobile", "n": number},
+                thread="life" if number else "intro",
+                session_metadata={"campaign": f"c{number}"},
+            )
             await c.sessions.append(ANA, sid, "assistant", "Noted, thank you.")
             clock.advance(minutes=2)
         state = await c.sessions.state(ANA, sid)
         await c.sessions.update(ANA, sid, state.version, topic="life")
         clock.advance(days=5)
         await c.worker.tick()
+    await c.labels.set_user(ANA, {"plan": "pro", "tags": ["beta"]})
     local = LocalClient(c, "acme")
     fact = await local.remember("ana", "preference", "Prefers short answers", pinned=True)
     fixed = await local.correct("ana", str(fact.id), "Prefers short, direct answers")
@@ -97,6 +107,11 @@ async def test_an_export_imported_elsewhere_exports_the_same(
             assert counts[tier] > 0, f"the user has no {tier} rows to carry over"
         assert any(r.get("superseded_by") for r in before if r["tier"] == "fact")
         assert any(r.get("pinned") for r in before if r["tier"] == "fact")
+        assert {r["thread"] for r in before if r["tier"] == "session"} == {"intro", "life"}
+        assert before[0]["metadata"] == {"plan": "pro", "tags": ["beta"]}
+        assert any(
+            {"app": "mobile", "n": 2} in r["source_metadata"] for r in before if r["tier"] == "fact"
+        )
         imported = await target.records.import_rows(ANA, before)
         assert imported == counts
         after = await exported(target)

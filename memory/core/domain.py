@@ -140,6 +140,11 @@ def content(value: object, field: str, max_chars: int) -> str:
         raise InvalidInput(field, "must not be empty or whitespace only")
     if len(value) > max_chars:
         raise InvalidInput(field, f"is {len(value)} characters; the maximum is {max_chars}")
+    return storable(value, field)
+
+
+def storable(value: str, field: str) -> str:
+    """Text Postgres can store: no NUL (it refuses it) and no lone surrogates."""
     if "\x00" in value:
         raise InvalidInput(field, "must not contain NUL characters")
     try:

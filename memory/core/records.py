@@ -1,9 +1,11 @@
 """Frozen records the stores return: plain values with their provenance, never live ORM rows."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from memory.core.domain import FactKind, Role, Scope, Tier
 
@@ -22,6 +24,7 @@ class Message:
     created_at: datetime
     archived_at: datetime | None = None
     device_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,9 @@ class SessionState(_Frozen):
     # Why the session ended when it was not idleness: "corrupt_state" (its stored state
     # could not be read; the user continues in a new session).
     ended_reason: str | None = None
+    # The user's conversation thread it belongs to, and the caller's metadata.
+    thread: str = "main"
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def scope(self) -> Scope:

@@ -5,7 +5,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import Column, Computed, DateTime, ForeignKeyConstraint, Index, Text, text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlmodel import Field
 
 from memory.core.domain import SessionStatus
@@ -37,6 +37,15 @@ def ts(*, nullable: bool = False, default_now: bool = False) -> Any:
 
 def text_column(**kwargs: Any) -> Any:
     return Field(sa_type=Text, **kwargs)
+
+
+def metadata_column() -> Any:
+    """The caller's free-form JSON object (`memory.core.domain.metadata` bounds it). The
+    attribute is `meta`: `metadata` is SQLAlchemy's own name on a table class."""
+    return Field(
+        default_factory=dict,
+        sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
 
 
 def embedding() -> Any:

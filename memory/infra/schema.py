@@ -34,6 +34,7 @@ from memory.infra.columns import (
     ROLES,
     SESSION_STATUSES,
     embedding,
+    metadata_column,
     text_column,
     ts,
     tsv,
@@ -62,6 +63,7 @@ class User(SQLModel, table=True):
     )
     # How the user talks (`memory.core.records.UserStyle`), updated at each session end.
     style: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    meta: dict[str, Any] = metadata_column()
 
 
 class Session(SQLModel, table=True):
@@ -70,6 +72,13 @@ class Session(SQLModel, table=True):
         user_fk("sessions"),
         Index("ix_sessions_scope_last_active", "tenant_id", "user_id", "last_active_at"),
         Index("ix_sessions_status_last_active", "status", "last_active_at"),
+        Index(
+            "ix_sessions_scope_thread_last_active",
+            "tenant_id",
+            "user_id",
+            "thread",
+            "last_active_at",
+        ),
         CheckConstraint(f"status IN {SESSION_STATUSES}", name="ck_sessions_status"),
     )
 
@@ -97,6 +106,9 @@ class Session(SQLModel, table=True):
     version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     # Why the session ended when it was not idleness, e.g. "corrupt_state".
     ended_reason: str | None = text_column(default=None, nullable=True)
+    # Which of the user's conversation threads the session belongs to.
+    thread: str = text_column(default="main", sa_column_kwargs={"server_default": text("'main'")})
+    meta: dict[str, Any] = metadata_column()
 
 
 class MessageRow(SQLModel, table=True):
@@ -134,6 +146,7 @@ class MessageRow(SQLModel, table=True):
     # no full-text vector, which would be their words in the clear.
     key_id: str | None = text_column(default=None, nullable=True)
     tsv: Any = tsv("content", when="key_id IS NULL")
+    meta: dict[str, Any] = metadata_column()
 
 
 class FactRow(SQLModel, table=True):
@@ -214,6 +227,8 @@ class FactSource(SQLModel, table=True):
     user_id: str = text_column()
     # The message's session, outliving the message (retention deletes raw messages).
     session_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The message's metadata, outliving it likewise: filters on it still find the fact.
+    meta: dict[str, Any] = metadata_column()
 
 
 class KnowledgeRow(SQLModel, table=True):

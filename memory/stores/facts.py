@@ -3,7 +3,7 @@ current facts (by normalized text) are stored once; a contradiction never delete
 supersedes, so the old fact stays readable "as of" a past time."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +11,13 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.core import domain
-from memory.core.domain import Clock, FactKind, Scope, normalized_hash
+from memory.core import metadata as meta
+from memory.core.domain import Clock, FactKind, Scope, Tier, normalized_hash
 from memory.core.errors import Conflict, InvalidInput, NotFound
 from memory.core.records import Fact
 from memory.core.sql import SESSION_EXISTS, scope_params, vector_literal
 from memory.infra.rls import transaction
+from memory.stores.recall_sql import Targets
 from memory.stores.users import ensure_user
 
 _SCOPED = "f.tenant_id = :tenant_id AND f.user_id = :user_id"
@@ -42,8 +44,8 @@ _CURRENT_BY_HASH = text(
     + " AND f.text_hash = :text_hash AND f.superseded_by IS NULL AND f.valid_to IS NULL"
 )
 _ADD_SOURCES = text("""
-INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id, session_id)
-SELECT :fact_id, c.id, :tenant_id, :user_id, m.session_id
+INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id, session_id, metadata)
+SELECT :fact_id, c.id, :tenant_id, :user_id, m.session_id, coalesce(m.metadata, '{}'::jsonb)
 FROM unnest(CAST(:message_ids AS uuid[])) AS c(id)
 LEFT JOIN messages m ON m.tenant_id = :tenant_id AND m.user_id = :user_id AND m.id = c.id
 ON CONFLICT DO NOTHING
@@ -121,10 +123,12 @@ def _attribute(value: str | None) -> str | None:
     return value.strip().lower()
 
 
-def _list_sql(kinds: bool, as_of: bool, include_superseded: bool) -> str:
+def _list_sql(kinds: bool, as_of: bool, include_superseded: bool, targets: Targets) -> str:
     sql = _SELECT
     if kinds:
         sql += " AND f.kind = ANY(:kinds)"
+    for condition in targets.filters(Tier.FACTS, fact_id="f.id"):
+        sql += f" AND {condition}"
     if as_of:
         sql += " AND f.valid_from <= :as_of AND (f.valid_to IS NULL OR f.valid_to > :as_of)"
     elif not include_superseded:
@@ -294,15 +298,25 @@ class FactStore:
         as_of: datetime | None = None,
         include_superseded: bool = False,
         limit: int = 100,
+        thread: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
     ) -> list[Fact]:
-        """Current facts, newest first; or those valid at `as_of`; or all of them."""
+        """Current facts, newest first; or those valid at `as_of`; or all of them. With
+        `thread`, those said in that thread (and those added by hand); with `metadata`,
+        those said in a message whose metadata contains it."""
         domain.limit(limit, _MAX_LIST)
         params: dict[str, Any] = {**scope_params(scope), "limit": limit}
         if kinds is not None:
             params["kinds"] = [domain.fact_kind(k).value for k in kinds]
         if as_of is not None:
             params["as_of"] = domain.aware(as_of, "as_of")
-        sql = text(_list_sql(kinds is not None, as_of is not None, include_superseded))
+        if thread is not None:
+            params["thread"] = meta.thread(thread)
+        wanted = meta.metadata_filter(metadata)
+        if wanted is not None:
+            params["metadata"] = meta.encoded(wanted)
+        targets = Targets(thread=thread is not None, metadata=wanted is not None)
+        sql = text(_list_sql(kinds is not None, as_of is not None, include_superseded, targets))
         async with transaction(self._engine, scope) as conn:
             rows = (await conn.execute(sql, params)).mappings().all()
         return [_fact(scope, row) for row in rows]

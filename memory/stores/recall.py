@@ -14,7 +14,7 @@ questions, so the question's lexemes (stemmed, stop words dropped) are ORed: any
 informative word can match, and BM25's inverse document frequency decides which matter."""
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.core import domain
+from memory.core import metadata as meta
 from memory.core.crypto import DISABLED, Cipher
 from memory.core.domain import Clock, FactKind, Scope, Tier
 from memory.core.errors import InvalidInput
@@ -31,7 +32,7 @@ from memory.core.settings import RecallSettings
 from memory.core.sql import scope_params, vector_literal
 from memory.infra.embedder import Embedder
 from memory.infra.rls import transaction
-from memory.stores.recall_sql import EXACT_SCAN, SET_SCAN, ranked_sql
+from memory.stores.recall_sql import EXACT_SCAN, SET_SCAN, Targets, ranked_sql
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,17 @@ class RecallQuery:
     since: datetime | None
     until: datetime | None
     as_of: datetime | None
+    thread: str | None = None
+    metadata: meta.Metadata | None = None
+    session_metadata: meta.Metadata | None = None
+
+    @property
+    def targets(self) -> Targets:
+        return Targets(
+            thread=self.thread is not None,
+            metadata=self.metadata is not None,
+            session_metadata=self.session_metadata is not None,
+        )
 
 
 def _optional_time(value: object, field: str) -> datetime | None:
@@ -93,6 +105,9 @@ class Recall:
         since: datetime | None = None,
         until: datetime | None = None,
         as_of: datetime | None = None,
+        thread: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        session_metadata: Mapping[str, Any] | str | None = None,
     ) -> RecallQuery:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
             raise InvalidInput("k", "must be an integer between 1 and 100")
@@ -105,6 +120,9 @@ class Recall:
             since=_optional_time(since, "since"),
             until=_optional_time(until, "until"),
             as_of=_optional_time(as_of, "as_of"),
+            thread=None if thread is None else meta.thread(thread),
+            metadata=meta.metadata_filter(metadata),
+            session_metadata=meta.metadata_filter(session_metadata, "session_metadata"),
         )
         if request.since and request.until and request.since >= request.until:
             raise InvalidInput("until", "must be after since")
@@ -121,12 +139,27 @@ class Recall:
         since: datetime | None = None,
         until: datetime | None = None,
         as_of: datetime | None = None,
+        thread: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        session_metadata: Mapping[str, Any] | str | None = None,
         query_embedding: Sequence[float] | None = None,
     ) -> list[RecallHit]:
         """The `k` best memories for `query`, each with its tier, score parts and
-        provenance. Pass `query_embedding` to skip embedding the query here."""
+        provenance. `thread`, `metadata` (of the messages) and `session_metadata` narrow it
+        to what came from one thread or from messages or sessions so labelled. Pass
+        `query_embedding` to skip embedding the query here."""
         request = self.validate(
-            scope, query, k, tiers=tiers, kinds=kinds, since=since, until=until, as_of=as_of
+            scope,
+            query,
+            k,
+            tiers=tiers,
+            kinds=kinds,
+            since=since,
+            until=until,
+            as_of=as_of,
+            thread=thread,
+            metadata=metadata,
+            session_metadata=session_metadata,
         )
         if query_embedding is None and self._embedder is not None:
             query_embedding = (await self._embedder.embed([request.query]))[0]
@@ -165,6 +198,9 @@ class Recall:
             "since": request.since,
             "until": request.until,
             "kinds": None if request.kinds is None else [k.value for k in request.kinds],
+            "thread": request.thread,
+            "metadata": _encoded(request.metadata),
+            "session_metadata": _encoded(request.session_metadata),
         }
 
     async def _tier_rows(
@@ -177,6 +213,7 @@ class Recall:
             until=request.until is not None,
             kinds=request.kinds is not None,
             with_raw=Tier.RAW in request.tiers,
+            targets=request.targets,
         )
         return (await conn.execute(sql, params)).mappings().all()
 
@@ -246,6 +283,10 @@ def distinct(hits: Sequence[RecallHit]) -> list[RecallHit]:
             covered |= sources
         kept.append(hit)
     return kept
+
+
+def _encoded(value: meta.Metadata | None) -> str | None:
+    return None if value is None else meta.encoded(value)
 
 
 def _standardised(values: Sequence[float | None]) -> list[float]:

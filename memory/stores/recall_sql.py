@@ -165,9 +165,90 @@ _UNSAID = """
           WHERE s.fact_id = facts.id))"""
 
 
-@lru_cache(maxsize=64)
+# Targeting one thread, metadata of the messages, or metadata of the sessions. A session's
+# thread and metadata outlive its messages, and a fact source keeps its message's session
+# and metadata, so the derived tiers answer these filters after retention too. A memory
+# matches when one of its sources does; a fact added by hand (no source) belongs to every
+# thread but carries no message metadata. A summary tells a whole session, so a filter on
+# message metadata leaves it out.
+_IN_SESSIONS = (
+    "(SELECT s.id FROM sessions s WHERE s.tenant_id = :tenant_id AND s.user_id = :user_id"
+    " AND {match})"
+)
+_THREAD = "s.thread = :thread"
+_SESSION_METADATA = "s.metadata @> CAST(:session_metadata AS jsonb)"
+_FACT_FROM = (
+    "EXISTS (SELECT 1 FROM fact_sources fs WHERE fs.tenant_id = :tenant_id"
+    " AND fs.user_id = :user_id AND fs.fact_id = {fact_id} AND {match})"
+)
+_KNOWLEDGE_FROM = (
+    "EXISTS (SELECT 1 FROM knowledge_sources ks JOIN fact_sources fs"
+    " ON fs.tenant_id = ks.tenant_id AND fs.user_id = ks.user_id AND fs.fact_id = ks.fact_id"
+    " WHERE ks.tenant_id = :tenant_id AND ks.user_id = :user_id"
+    " AND ks.knowledge_id = knowledge.id AND {match})"
+)
+_NO_SOURCE = (
+    "NOT EXISTS (SELECT 1 FROM fact_sources fs WHERE fs.tenant_id = :tenant_id"
+    " AND fs.user_id = :user_id AND fs.fact_id = {fact_id})"
+)
+_SOURCE_METADATA = "fs.metadata @> CAST(:metadata AS jsonb)"
+
+
+def _session_filter(tier: Tier, match: str, *, handmade_too: bool, fact_id: str) -> str:
+    """Rows of `tier` from a session that matches (`match` on `sessions s`)."""
+    sessions = _IN_SESSIONS.format(match=match)
+    if tier in (Tier.RAW, Tier.SUMMARIES):
+        return f"session_id IN {sessions}"
+    source = f"fs.session_id IN {sessions}"
+    if tier is Tier.FACTS:
+        found = _FACT_FROM.format(fact_id=fact_id, match=source)
+        return f"({found} OR {_NO_SOURCE.format(fact_id=fact_id)})" if handmade_too else found
+    return _KNOWLEDGE_FROM.format(match=source)
+
+
+def _metadata_filter(tier: Tier, fact_id: str) -> str:
+    """Rows of `tier` from a message whose metadata contains `:metadata`."""
+    if tier is Tier.RAW:
+        return "metadata @> CAST(:metadata AS jsonb)"
+    if tier is Tier.FACTS:
+        return _FACT_FROM.format(fact_id=fact_id, match=_SOURCE_METADATA)
+    if tier is Tier.KNOWLEDGE:
+        return _KNOWLEDGE_FROM.format(match=_SOURCE_METADATA)
+    return "FALSE"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Which of the caller's labels a recall is narrowed to (each None: not narrowed)."""
+
+    thread: bool = False
+    metadata: bool = False
+    session_metadata: bool = False
+
+    def filters(self, tier: Tier, fact_id: str = "facts.id") -> list[str]:
+        """The conditions on `tier`'s rows (a fact's id is `fact_id` in the statement)."""
+        found = []
+        if self.thread:
+            found.append(_session_filter(tier, _THREAD, handmade_too=True, fact_id=fact_id))
+        if self.session_metadata:
+            found.append(
+                _session_filter(tier, _SESSION_METADATA, handmade_too=False, fact_id=fact_id)
+            )
+        if self.metadata:
+            found.append(_metadata_filter(tier, fact_id))
+        return found
+
+
+@lru_cache(maxsize=256)
 def ranked_sql(
-    tier: Tier, *, as_of: bool, since: bool, until: bool, kinds: bool, with_raw: bool = False
+    tier: Tier,
+    *,
+    as_of: bool,
+    since: bool,
+    until: bool,
+    kinds: bool,
+    with_raw: bool = False,
+    targets: Targets = Targets(),
 ) -> TextClause:
     """The tier's ranking statement with only the filters in use, so that no generic plan
     has to cope with `:x IS NULL OR ...` branches."""
@@ -183,6 +264,7 @@ def ranked_sql(
         filters.append(f"{spec.at} < :until")
     if kinds and tier is Tier.FACTS:
         filters.append("kind = ANY(:kinds)")
+    filters += targets.filters(tier)
     where = " AND ".join(filters)
     neighbours = spec.neighbours
     return text(

@@ -20,9 +20,12 @@ ENDED = frozenset({SessionStatus.HARD_EXPIRED, SessionStatus.ARCHIVED})
 
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id"
 
+# A session opens in the thread and with the metadata its first message or device names.
 _OPEN = text("""
-INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id)
-VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id)
+INSERT INTO sessions (id, tenant_id, user_id, last_seq, started_at, last_active_at, device_id,
+                      thread, metadata)
+VALUES (:session_id, :tenant_id, :user_id, 0, :at, :at, :device_id,
+        coalesce(:thread, 'main'), CAST(coalesce(:session_metadata, '{}') AS jsonb))
 ON CONFLICT DO NOTHING
 """)
 # Takes the session row lock: concurrent appends to one session queue here. A session that
@@ -35,7 +38,7 @@ SET last_seq = last_seq + 1, version = version + 1,
     last_active_at = greatest(last_active_at, :at),
     device_id = coalesce(:device_id, device_id), status = 'active'
 WHERE {_SCOPED} AND status IN ('active', 'soft_expired') AND last_active_at > :idle_since
-RETURNING last_seq, version, statement_timestamp() AS read_at
+RETURNING last_seq, version, thread, statement_timestamp() AS read_at
 """)
 _MOVE_TO_DEVICE = text(f"""
 UPDATE sessions SET device_id = :device_id, last_active_at = greatest(last_active_at, :at),
@@ -73,6 +76,15 @@ _LATEST = text("""
 SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id
 ORDER BY last_active_at DESC LIMIT 1
 """)
+_LATEST_IN_THREAD = text("""
+SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id AND thread = :thread
+ORDER BY last_active_at DESC LIMIT 1
+""")
+# The caller's labels: replacing the metadata is a change the hot state must notice.
+_SET_METADATA = text(f"""
+UPDATE sessions SET metadata = CAST(:metadata AS jsonb), version = version + 1
+WHERE {_SCOPED} RETURNING version
+""")
 # Durable statuses by idle time, for one tenant with its resolved windows; bumping
 # `version` makes every cached copy stale. SKIP LOCKED lets several workers sweep at once.
 _SWEEP = text("""
@@ -109,7 +121,8 @@ def _row(scope: Scope, session_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def open_row(conn: AsyncConnection, params: Mapping[str, Any]) -> None:
-    """Create the row (scope, `session_id`, `at`, `device_id`) unless it exists."""
+    """Create the row (scope, `session_id`, `at`, `device_id`, `thread` and
+    `session_metadata`, both may be None) unless it exists."""
     await conn.execute(_OPEN, params)
 
 
@@ -165,10 +178,24 @@ async def end(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> boo
     return (await conn.execute(_END, _row(scope, session_id))).first() is not None
 
 
-async def latest(conn: AsyncConnection, scope: Scope) -> uuid.UUID | None:
-    """The user's most recently active session."""
-    found = await conn.scalar(_LATEST, scope_params(scope))
+async def latest(
+    conn: AsyncConnection, scope: Scope, thread: str | None = None
+) -> uuid.UUID | None:
+    """The user's most recently active session, of one thread or of any."""
+    if thread is None:
+        found = await conn.scalar(_LATEST, scope_params(scope))
+    else:
+        found = await conn.scalar(_LATEST_IN_THREAD, {**scope_params(scope), "thread": thread})
     return None if found is None else uuid.UUID(str(found))
+
+
+async def set_metadata(
+    conn: AsyncConnection, scope: Scope, session_id: uuid.UUID, metadata: str
+) -> int | None:
+    """Replace the session's metadata (JSON text); its new version, None if no such session."""
+    params = {**_row(scope, session_id), "metadata": metadata}
+    found = await conn.scalar(_SET_METADATA, params)
+    return None if found is None else int(found)
 
 
 async def tenants_with_live(conn: AsyncConnection) -> list[str]:
@@ -200,9 +227,10 @@ async def reseal_context(conn: AsyncConnection, session_id: uuid.UUID, context: 
 
 _RESTORE = text("""
 INSERT INTO sessions (id, tenant_id, user_id, device_id, status, started_at, last_active_at,
-                      last_seq, extracted_seq, version, ended_reason, context)
+                      last_seq, extracted_seq, version, ended_reason, context, thread, metadata)
 VALUES (:id, :tenant_id, :user_id, :device_id, :status, :started_at, :last_active_at,
-        :last_seq, :extracted_seq, :version, :ended_reason, CAST(:context AS jsonb))
+        :last_seq, :extracted_seq, :version, :ended_reason, CAST(:context AS jsonb), :thread,
+        CAST(:metadata AS jsonb))
 """)
 
 

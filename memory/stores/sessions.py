@@ -17,22 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from memory.core import domain
+from memory.core import metadata as meta
 from memory.core.crypto import DISABLED, Cipher
 from memory.core.domain import Clock, Role, Scope
-from memory.core.errors import Conflict, CorruptState, InvalidInput, NotFound
+from memory.core.errors import Conflict, InvalidInput, NotFound
 from memory.core.lifecycle import restorable, status_at
 from memory.core.records import Message
 from memory.core.session_state import (
     UNSET,
-    Context,
     Flow,
     RunTotals,
     SessionState,
-    WindowMessage,
     changed,
     with_message,
 )
@@ -42,6 +40,7 @@ from memory.infra.rls import SYSTEM, transaction
 from memory.stores import session_rows as rows
 from memory.stores.devices import DeviceGuard
 from memory.stores.hot_cache import HotCache
+from memory.stores.session_rebuild import Rebuild, SessionCorrupt
 from memory.stores.session_store import SessionStore
 from memory.stores.tenants import TenantStore
 from memory.stores.transcripts import Appended, NewTurn, TranscriptStore
@@ -51,20 +50,6 @@ log = logging.getLogger(__name__)
 
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id AND id = :session_id"
 
-# One statement, so the row and the window come from one snapshot.
-_ASSEMBLE = text(f"""
-SELECT s.device_id, s.status, s.context, s.started_at, s.last_active_at, s.version,
-       s.ended_reason, statement_timestamp() AS read_at,
-       (SELECT count(*) FROM messages m
-        WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
-          AND m.role = 'user') AS turn_count,
-       (SELECT coalesce(json_agg(w ORDER BY w.seq), '[]'::json) FROM (
-            SELECT id, seq, role, content, key_id, created_at, device_id FROM messages m
-            WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id AND m.session_id = s.id
-            ORDER BY seq DESC LIMIT :window) AS w) AS window
-FROM sessions s WHERE {_SCOPED}
-""")
-
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -73,20 +58,6 @@ class Turn:
     message: Message
     state: SessionState
     replayed: bool
-
-
-class SessionCorrupt(Conflict):
-    """The session's durable state could not be read: it has been ended (its transcript is
-    intact) and the user continues in a new session."""
-
-    code = "session_corrupt"
-
-    def __init__(self, session_id: uuid.UUID) -> None:
-        super().__init__(
-            f"session {session_id} had unreadable stored state and was ended; its messages "
-            "are kept; continue in a new session"
-        )
-        self.session_id = session_id
 
 
 class Sessions:
@@ -104,6 +75,7 @@ class Sessions:
         self._cipher = cipher
         self._transcripts = transcripts
         self._cache = HotCache(store, tenants)
+        self._rebuild = Rebuild(engine, self._cache, cipher, settings.window_messages)
         self._tenants = tenants
         self._clock = clock
         self._window = settings.window_messages
@@ -126,14 +98,26 @@ class Sessions:
         device_id: str | None = None,
         takeover: bool = False,
         at: datetime | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        thread: str | None = None,
+        session_metadata: Mapping[str, Any] | None = None,
     ) -> Turn:
         """Commit the message, then bring the hot state along. The message is durable when
         this returns, whatever happens to the cache. A session idle past the tenant's
-        hard-expiry window has ended even before the sweep marks it (`Conflict`)."""
-        item = NewTurn(role, content, idempotency_key, at)
+        hard-expiry window has ended even before the sweep marks it (`Conflict`). The
+        message opens the session in `thread` with `session_metadata` if it is the first."""
+        item = NewTurn(role, content, idempotency_key, at, metadata)
         device, hard_expiry_s = await self._guard(scope, device_id, takeover)
         appended = (
-            await self._transcripts.append_turns(scope, session_id, [item], device, hard_expiry_s)
+            await self._transcripts.append_turns(
+                scope,
+                session_id,
+                [item],
+                device,
+                hard_expiry_s,
+                thread=thread,
+                session_metadata=session_metadata,
+            )
         )[0]
         sid = appended.message.session_id
         if appended.replayed:
@@ -159,19 +143,27 @@ class Sessions:
         *,
         device_id: str | None = None,
         takeover: bool = False,
+        thread: str | None = None,
+        session_metadata: Mapping[str, Any] | None = None,
     ) -> list[Turn]:
         """Commit several messages of one session at once, all or none, each idempotent on
         its own key; then bring the hot state along once. Every turn carries the state
         after the whole batch."""
         device, hard_expiry_s = await self._guard(scope, device_id, takeover)
         appended = await self._transcripts.append_turns(
-            scope, session_id, items, device, hard_expiry_s
+            scope,
+            session_id,
+            items,
+            device,
+            hard_expiry_s,
+            thread=thread,
+            session_metadata=session_metadata,
         )
         sid = appended[0].message.session_id
         if all(a.replayed for a in appended):
             state = await self.state(scope, sid)
         else:
-            assembled, read_at = await self._assemble(scope, sid)
+            assembled, read_at = await self._rebuild.assemble(scope, sid)
             await self._cache.keep(assembled, read_at)
             state = await self._present(assembled)
         return [Turn(a.message, state, a.replayed) for a in appended]
@@ -185,7 +177,7 @@ class Sessions:
         if cached is not None and cached.version == version - 1:
             state = with_message(cached, appended.message, version, self._window)
         else:
-            state, read_at = await self._assemble(scope, sid)
+            state, read_at = await self._rebuild.assemble(scope, sid)
         await self._cache.keep(state, read_at)
         return state
 
@@ -201,14 +193,15 @@ class Sessions:
             self._cache.recovered("stale", scope, sid)
             cached = None
         if cached is None:
-            cached, read_at = await self._assemble(scope, sid)
+            cached, read_at = await self._rebuild.assemble(scope, sid)
             await self._cache.keep(cached, read_at)
         return await self._present(cached)
 
-    async def latest(self, scope: Scope) -> SessionState | None:
-        """The user's most recently active session, on any device."""
+    async def latest(self, scope: Scope, thread: str | None = None) -> SessionState | None:
+        """The user's most recently active session, on any device, of `thread` or of any."""
+        name = None if thread is None else meta.thread(thread)
         async with transaction(self._engine, scope) as conn:
-            sid = await rows.latest(conn, scope)
+            sid = await rows.latest(conn, scope, name)
         return None if sid is None else await self.state(scope, sid)
 
     async def open(
@@ -218,10 +211,12 @@ class Sessions:
         session_id: uuid.UUID | str | None = None,
         *,
         takeover: bool = False,
+        thread: str | None = None,
     ) -> SessionState:
-        """Open a session on a device: continue `session_id` here, or start a new one.
-        While another device is active this raises `OtherDeviceActive` naming it, unless
-        `takeover` is set; two tabs of one device share a session freely."""
+        """Open a session on a device: continue `session_id` here, or start a new one (in
+        `thread`, "main" if None). While another device is active this raises
+        `OtherDeviceActive` naming it, unless `takeover` is set; two tabs of one device
+        share a session freely."""
         sid = uuid.uuid4() if session_id is None else domain.parse_uuid(session_id, "session_id")
         windows = await self._tenants.lifecycle(scope.tenant_id)
         guard = DeviceGuard(device_id, takeover, windows.soft_expiry_s)
@@ -232,6 +227,8 @@ class Sessions:
             "device_id": domain.external_id(device_id, "device_id"),
             "at": now,
             "idle_since": now - timedelta(seconds=windows.hard_expiry_s),
+            "thread": None if thread is None else meta.thread(thread),
+            "session_metadata": None,
         }
         async with transaction(self._engine, scope) as conn:
             await guard.check(conn, params)
@@ -272,20 +269,20 @@ class Sessions:
                 raise NotFound(f"session {sid} not found")
             if row.version != expected_version:
                 raise Conflict(f"session is at version {row.version}, not {expected_version}")
-            stored = self._readable_context(scope, sid, row.context)
+            stored = self._rebuild.readable_context(scope, sid, row.context)
             if stored is not None:
                 context = changed(stored, changes, add_totals)
-                sealed = self._seal_context(scope, sid, context)
+                sealed = self._rebuild.seal_context(scope, sid, context)
                 written = await rows.write_context(conn, scope, sid, sealed)
         if stored is None:
-            await self._end_corrupt(scope, sid, "its context does not decode")
+            await self._rebuild.end_corrupt(scope, sid, "its context does not decode")
             raise SessionCorrupt(sid)
         cached = await self._cache.get(scope, sid, count_missing=False)
         version, read_at = written.version, written.read_at
         if cached is not None and cached.version == version - 1:
             state = cached.model_copy(update={"context": context, "version": version})
         else:
-            state, read_at = await self._assemble(scope, sid)
+            state, read_at = await self._rebuild.assemble(scope, sid)
         await self._cache.keep(state, read_at)
         return await self._present(state)
 
@@ -332,79 +329,6 @@ class Sessions:
     async def _durable_version(self, scope: Scope, sid: uuid.UUID) -> int | None:
         async with transaction(self._engine, scope) as conn:
             return await rows.version(conn, scope, sid)
-
-    async def _assemble(self, scope: Scope, sid: uuid.UUID) -> tuple[SessionState, datetime]:
-        """The state from Postgres, and the database time it was read at. A context that
-        does not decode ends the session (see `_end_corrupt`) and is read again, empty."""
-        params = {**scope_params(scope), "session_id": sid, "window": self._window}
-        for _attempt in range(2):
-            async with transaction(self._engine, scope) as conn:
-                row = (await conn.execute(_ASSEMBLE, params)).mappings().first()
-            if row is None:
-                raise NotFound(f"session {sid} not found")
-            context = self._readable_context(scope, sid, row["context"])
-            if context is not None:
-                break
-            await self._end_corrupt(scope, sid, "its context does not decode")
-        else:
-            raise SessionCorrupt(sid)  # still unreadable after the reset: not ours to fix
-        self._cache.event("rebuild", scope, sid, "rebuilt")
-        state = SessionState(
-            session_id=sid,
-            tenant_id=scope.tenant_id,
-            user_id=scope.user_id,
-            device_id=row["device_id"],
-            status=row["status"],
-            window=tuple(self._open_entry(scope, m) for m in row["window"]),
-            context=context,
-            turn_count=row["turn_count"],
-            started_at=row["started_at"],
-            last_active_at=row["last_active_at"],
-            version=row["version"],
-            ended_reason=row["ended_reason"],
-        )
-        return state, row["read_at"]
-
-    def _readable_context(self, scope: Scope, sid: uuid.UUID, stored: object) -> Context | None:
-        """The durable context, or None if it cannot be trusted (malformed, or sealed and
-        not opening). A missing key is not corruption: that stays an error."""
-        try:
-            if not isinstance(stored, dict):
-                raise CorruptState("context is not an object")
-            return self._open_context(scope, sid, stored)
-        except (CorruptState, ValueError, KeyError, TypeError) as exc:
-            self._cache.recovered("corrupt_session", scope, sid, f"{type(exc).__name__}")
-            return None
-
-    async def _end_corrupt(self, scope: Scope, sid: uuid.UUID, why: str) -> None:
-        """End a session whose durable state cannot be read; logged and counted."""
-        async with transaction(self._engine, scope) as conn:
-            await rows.end_corrupt(conn, scope, sid)
-        await self._cache.forget(scope, sid)
-        log.warning(
-            "session %s ended: %s; the user continues in a new session",
-            sid,
-            why,
-            extra=self._cache.fields("end", scope, sid, "corrupt_state"),
-        )
-
-    def _open_entry(self, scope: Scope, entry: dict[str, Any]) -> WindowMessage:
-        key_id = entry.pop("key_id", None)
-        entry["content"] = self._cipher.open_message(
-            scope.tenant_id, scope.user_id, entry["id"], key_id, entry["content"]
-        )
-        return WindowMessage.model_validate(entry)
-
-    def _open_context(self, scope: Scope, sid: uuid.UUID, stored: dict[str, Any]) -> Context:
-        """The durable context; sealed as {"key_id", "sealed"} when encryption was on."""
-        if "sealed" in stored:
-            opened = self._cipher.open_context(scope.tenant_id, scope.user_id, sid, stored)
-            return Context.model_validate_json(opened)
-        return Context.model_validate(stored)
-
-    def _seal_context(self, scope: Scope, sid: uuid.UUID, context: Context) -> str:
-        plain = context.model_dump_json()
-        return self._cipher.seal_context(scope.tenant_id, scope.user_id, sid, plain)
 
     async def _present(self, state: SessionState) -> SessionState:
         windows = await self._tenants.lifecycle(state.tenant_id)

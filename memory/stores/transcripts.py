@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from memory.core import domain
+from memory.core import metadata as meta
 from memory.core.crypto import DISABLED, Cipher
 from memory.core.domain import Clock, Role, Scope
 from memory.core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
@@ -28,7 +29,7 @@ from memory.stores.users import ensure_user
 
 _COLUMNS = (
     "id, session_id, seq, role, content, key_id, idempotency_key, device_id, created_at, "
-    "archived_at"
+    "archived_at, metadata"
 )
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 
@@ -41,9 +42,9 @@ _NO_IDLE_LIMIT = datetime(1, 1, 2, tzinfo=UTC)
 
 _INSERT = text(f"""
 INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content, key_id,
-                      idempotency_key, device_id, created_at)
+                      idempotency_key, device_id, created_at, metadata)
 VALUES (:id, :tenant_id, :user_id, :session_id, :seq, :role, :stored, :key_id, :key,
-        :device_id, :at)
+        :device_id, :at, CAST(:metadata AS jsonb))
 ON CONFLICT (tenant_id, user_id, idempotency_key) DO NOTHING
 RETURNING {_COLUMNS}
 """)
@@ -61,6 +62,12 @@ _BY_IDS = text(f"SELECT {_COLUMNS} FROM messages WHERE {_SCOPED} AND id = ANY(:i
 _AFTER = text(f"""
 SELECT {_COLUMNS} FROM messages
 WHERE {_SCOPED} AND session_id = :session_id AND seq > :after_seq
+ORDER BY seq LIMIT :limit
+""")
+_AFTER_MATCHING = text(f"""
+SELECT {_COLUMNS} FROM messages
+WHERE {_SCOPED} AND session_id = :session_id AND seq > :after_seq
+  AND metadata @> CAST(:metadata AS jsonb)
 ORDER BY seq LIMIT :limit
 """)
 
@@ -102,6 +109,7 @@ class NewTurn:
     content: str
     idempotency_key: str | None = None
     at: datetime | None = None
+    metadata: Mapping[str, Any] | None = None
 
 
 MAX_BATCH = 500  # messages in one batch append
@@ -125,6 +133,7 @@ def _message(scope: Scope, row: RowMapping, cipher: Cipher) -> Message:
         created_at=row["created_at"],
         archived_at=row["archived_at"],
         device_id=row["device_id"],
+        metadata=row["metadata"],
     )
 
 
@@ -197,18 +206,32 @@ class TranscriptStore:
         items: Sequence[NewTurn],
         device: DeviceGuard | None = None,
         hard_expiry_s: int | None = None,
+        *,
+        thread: str | None = None,
+        session_metadata: Mapping[str, Any] | None = None,
     ) -> list[Appended]:
         """Several messages of one session in one transaction, in order: all are committed
         or none is. Each is idempotent on its own key: a retry of the whole batch answers
         every message as replayed, and a batch that repeats some stored messages appends
-        only the others."""
+        only the others. A session the batch opens goes into `thread` ("main" if None)
+        with `session_metadata`; naming another thread than an existing session's is a
+        `Conflict`."""
         if not items:
             raise InvalidInput("messages", "send at least one message")
         if len(items) > MAX_BATCH:
             raise InvalidInput("messages", f"at most {MAX_BATCH} messages in one batch")
         now = self._clock()
         sid = domain.parse_uuid(session_id, "session_id")
-        batch = [self._params(scope, sid, item, device, hard_expiry_s, now) for item in items]
+        labels = {
+            "thread": None if thread is None else meta.thread(thread),
+            "session_metadata": None
+            if session_metadata is None
+            else meta.encoded(meta.metadata(session_metadata, "session_metadata")),
+        }
+        batch = [
+            {**self._params(scope, sid, item, device, hard_expiry_s, now), **labels}
+            for item in items
+        ]
         async with connection(self._engine) as conn:
             for _ in range(2):
                 try:
@@ -237,6 +260,7 @@ class TranscriptStore:
             "at": now if item.at is None else domain.event_time(item.at, "at", now),
             "id": uuid.uuid4(),
             "device_id": None if device is None else domain.external_id(device.id, "device_id"),
+            "metadata": meta.encoded(meta.metadata(item.metadata)),
         }
         params["idle_since"] = (
             _NO_IDLE_LIMIT
@@ -290,6 +314,11 @@ class TranscriptStore:
             taken = await session_rows.next_seq(conn, params)
             if taken is None:  # idle past its hard-expiry window: ended, if not yet swept
                 raise Conflict(f"session {params['session_id']} has ended; start a new one")
+        if params["thread"] is not None and taken.thread != params["thread"]:
+            raise Conflict(  # rolls back, giving the seq we took back
+                f"session {params['session_id']} belongs to thread {taken.thread!r}, "
+                f"not {params['thread']!r}"
+            )
         row = (await conn.execute(_INSERT, {**params, "seq": taken.last_seq})).mappings().first()
         if row is None:
             raise _KeyTaken  # rolls back, giving the seq we took back
@@ -319,18 +348,28 @@ class TranscriptStore:
         return [_message(scope, row, self._cipher) for row in rows]
 
     async def after(
-        self, scope: Scope, session_id: uuid.UUID | str, after_seq: int, *, limit: int = 100
+        self,
+        scope: Scope,
+        session_id: uuid.UUID | str,
+        after_seq: int,
+        *,
+        limit: int = 100,
+        metadata: Mapping[str, Any] | str | None = None,
     ) -> list[Message]:
-        """The session's messages after `after_seq`, oldest first (reading forward)."""
+        """The session's messages after `after_seq`, oldest first (reading forward); with
+        `metadata`, only the messages whose metadata contains it."""
         domain.limit(limit, _MAX_WINDOW)
+        wanted = meta.metadata_filter(metadata)
         params = {
             **scope_params(scope),
             "session_id": domain.parse_uuid(session_id, "session_id"),
             "after_seq": after_seq,
             "limit": limit,
+            "metadata": None if wanted is None else meta.encoded(wanted),
         }
+        statement = _AFTER if wanted is None else _AFTER_MATCHING
         async with transaction(self._engine, scope) as conn:
-            rows = (await conn.execute(_AFTER, params)).mappings().all()
+            rows = (await conn.execute(statement, params)).mappings().all()
             if not rows and await conn.scalar(SESSION_EXISTS, params) is None:
                 raise NotFound(f"session {params['session_id']} not found")
         return [_message(scope, row, self._cipher) for row in rows]

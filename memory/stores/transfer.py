@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from memory.core import metadata as meta
 from memory.core.crypto import Cipher
 from memory.core.domain import Scope, normalized_hash
 from memory.core.errors import Conflict, InvalidInput
@@ -27,19 +28,23 @@ from memory.stores import session_rows
 
 _SCOPED = "tenant_id = :tenant_id AND user_id = :user_id"
 EXPORT = {
-    "user": "SELECT created_at, style FROM users WHERE tenant_id = :tenant_id AND id = :user_id",
+    "user": "SELECT created_at, style, metadata FROM users "
+    "WHERE tenant_id = :tenant_id AND id = :user_id",
     "session": "SELECT id, device_id, status, started_at, last_active_at, last_seq, "
-    "extracted_seq, version, ended_reason, context FROM sessions WHERE " + _SCOPED + " "
-    "ORDER BY started_at, id",
+    "extracted_seq, version, ended_reason, context, thread, metadata FROM sessions WHERE "
+    + _SCOPED
+    + " ORDER BY started_at, id",
     "message": "SELECT id, session_id, seq, role, content, key_id, idempotency_key, device_id, "
-    "created_at, archived_at FROM messages WHERE " + _SCOPED + " "
+    "created_at, archived_at, metadata FROM messages WHERE " + _SCOPED + " "
     "ORDER BY created_at, session_id, seq",
     "fact": "SELECT f.id, f.kind, f.text, f.importance, f.confidence, f.attribute, f.valid_from, "
     "f.valid_to, f.superseded_by, f.created_at, f.occurs_at, f.pinned, f.restates, "
     "ARRAY(SELECT s.message_id FROM fact_sources s WHERE s.fact_id = f.id "
     "ORDER BY s.message_id) AS source_message_ids, "
     "ARRAY(SELECT s.session_id FROM fact_sources s WHERE s.fact_id = f.id "
-    "ORDER BY s.message_id) AS source_session_ids "
+    "ORDER BY s.message_id) AS source_session_ids, "
+    "(SELECT coalesce(jsonb_agg(s.metadata ORDER BY s.message_id), '[]'::jsonb) "
+    "FROM fact_sources s WHERE s.fact_id = f.id) AS source_metadata "
     "FROM facts f WHERE f.tenant_id = :tenant_id AND f.user_id = :user_id "
     "ORDER BY f.valid_from, f.id",
     "knowledge": "SELECT k.id, k.lineage_id, k.version, k.text, k.importance, k.created_at, "
@@ -55,8 +60,8 @@ EXPORT = {
 TIERS = tuple(EXPORT)
 
 _USER = text(
-    "INSERT INTO users (tenant_id, id, created_at, style) "
-    "VALUES (:tenant_id, :user_id, :created_at, CAST(:style AS jsonb))"
+    "INSERT INTO users (tenant_id, id, created_at, style, metadata) "
+    "VALUES (:tenant_id, :user_id, :created_at, CAST(:style AS jsonb), CAST(:metadata AS jsonb))"
 )
 _TENANT = text(
     "INSERT INTO tenants (id, name) VALUES (:tenant_id, :tenant_id) ON CONFLICT DO NOTHING"
@@ -65,9 +70,9 @@ _USER_EXISTS = text("SELECT 1 FROM users WHERE tenant_id = :tenant_id AND id = :
 _INSERTS = {
     "message": text(
         "INSERT INTO messages (id, tenant_id, user_id, session_id, seq, role, content, key_id, "
-        "idempotency_key, device_id, created_at, archived_at) VALUES (:id, :tenant_id, "
-        ":user_id, :session_id, :seq, :role, :content, :key_id, :idempotency_key, :device_id, "
-        ":created_at, :archived_at)"
+        "idempotency_key, device_id, created_at, archived_at, metadata) VALUES (:id, "
+        ":tenant_id, :user_id, :session_id, :seq, :role, :content, :key_id, :idempotency_key, "
+        ":device_id, :created_at, :archived_at, CAST(:metadata AS jsonb))"
     ),
     "fact": text(
         "INSERT INTO facts (id, tenant_id, user_id, kind, text, text_hash, importance, "
@@ -94,8 +99,8 @@ _INSERTS = {
     ),
 }
 _FACT_SOURCE = text(
-    "INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id, session_id) "
-    "VALUES (:fact_id, :message_id, :tenant_id, :user_id, :session_id)"
+    "INSERT INTO fact_sources (fact_id, message_id, tenant_id, user_id, session_id, metadata) "
+    "VALUES (:fact_id, :message_id, :tenant_id, :user_id, :session_id, CAST(:metadata AS jsonb))"
 )
 _SUPERSEDED = text(
     "UPDATE facts SET superseded_by = :superseded_by WHERE " + _SCOPED + " AND id = :id"
@@ -159,6 +164,7 @@ async def import_user(
             **params,
             "created_at": _time(user.get("created_at")) or datetime.now().astimezone(),
             "style": None if user.get("style") is None else json.dumps(user["style"]),
+            "metadata": _metadata(user),
         },
     )
     await _transcript(conn, scope, by_tier, cipher)
@@ -180,10 +186,13 @@ async def _transcript(
         values = _values(row)
         plain = json.dumps(row.get("context") or {})
         values["context"] = cipher.seal_context(t, u, values["id"], plain)
+        values["thread"] = meta.thread(row.get("thread") or meta.DEFAULT_THREAD)
+        values["metadata"] = _metadata(row)
         await session_rows.restore(conn, {**params, **values})
     for row in by_tier["message"]:
         values = _values(row)
         key_id, stored = cipher.seal_message(t, u, values["id"], str(row["content"]))
+        values["metadata"] = _metadata(row)
         await conn.execute(
             _INSERTS["message"], {**params, **values, "key_id": key_id, "content": stored}
         )
@@ -226,14 +235,21 @@ async def _facts(
             await conn.execute(_SUPERSEDED, {**params, **link})
         messages = row.get("source_message_ids") or []
         sessions = row.get("source_session_ids") or [None] * len(messages)
-        for message_id, session_id in zip(messages, sessions, strict=True):
+        labels = row.get("source_metadata") or [{}] * len(messages)
+        for message_id, session_id, label in zip(messages, sessions, labels, strict=True):
             source = {
                 **params,
                 "fact_id": uuid.UUID(row["id"]),
                 "message_id": uuid.UUID(message_id),
                 "session_id": None if session_id is None else uuid.UUID(session_id),
+                "metadata": meta.encoded(meta.metadata(label, "source_metadata")),
             }
             await conn.execute(_FACT_SOURCE, source)
+
+
+def _metadata(row: Mapping[str, Any]) -> str:
+    """A row's metadata as the database takes it (an export of before metadata has none)."""
+    return meta.encoded(meta.metadata(row.get("metadata")))
 
 
 def _values(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -185,6 +185,7 @@ function sessionCard(session) {
       ` · ${session.turns} turns` +
         (session.retained < session.turns ? ` (${session.retained} retained)` : "") +
         (session.device_id ? ` · ${session.device_id}` : "") +
+        (session.thread && session.thread !== "main" ? ` · thread ${session.thread}` : "") +
         ` · last active ${when(session.last_active_at)}`,
     ),
     session.summary ? h("p", { class: "summary" }, session.summary) : null,
