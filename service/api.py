@@ -3,8 +3,8 @@ given by tests), the middleware, the `/v1` routes and the operational endpoints.
 
 import ipaddress
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memory.core.errors import BackendUnavailable, ConfigurationError
@@ -24,6 +25,7 @@ from service import problems, routes_keys, routes_labels, routes_memories
 from service.container import Container, build_container
 from service.deps import ContainerDep
 from service.limits import BodyLimit, RateLimits, RequestIds, TokenBucket
+from service.mcp_http import Guarded
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import router
 from service.supervisor import WorkerProcess
@@ -145,14 +147,13 @@ def add_middleware(app: FastAPI, api: ApiSettings, metrics: Metrics) -> None:
     app.add_middleware(RequestIds)
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """An app that builds its own container from `settings`, or uses the one given (and
-    leaves closing it to the caller)."""
-    config = container.settings if container is not None else (settings or Settings())
-    check_exposure(config)
+def _lifespan(
+    config: Settings, container: Container | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Build (or take) the container, and start the worker when asked."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def serving(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
             app.state.container = container
             yield
@@ -173,6 +174,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await worker.stop()
             await built.close()
 
+    return serving
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """An app that builds its own container from `settings`, or uses the one given (and
+    leaves closing it to the caller)."""
+    config = container.settings if container is not None else (settings or Settings())
+    check_exposure(config)
+    lifespan = _lifespan(config, container)
+
     app = FastAPI(title="memstrata", version=version("memstrata"), lifespan=lifespan)
     app.state.metrics = Metrics(config.api.metrics_refresh_s)
     problems.install(app)
@@ -183,6 +194,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_keys.router)
     # The inspector: static files over the same /v1 API and the same tenant keys.
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    # MCP over streamable HTTP, behind the same tenant keys (`service.mcp_http`).
+    # An ASGI route, not a mount: the MCP URL is exactly /mcp, no redirect to /mcp/.
+    guarded = Guarded(lambda: app.state.container, config.api.auth)
+    app.router.routes.append(Route("/mcp", guarded, methods=["GET", "POST", "DELETE"]))
 
     @app.get("/health")
     @app.get("/readyz")

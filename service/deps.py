@@ -88,13 +88,19 @@ class Caller:
     actor: str
 
 
-async def caller(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+async def resolve_caller(c: Container, authorization: str | None) -> Caller:
+    """The caller an `Authorization` header names (`Unauthorized` without a live key); the
+    REST routes and `/mcp` both ask this."""
     if not c.settings.api.auth:
         return Caller("local", "local")
     found = await c.api_keys.resolve(_bearer(authorization))
     if found is None:
         raise Unauthorized("unknown or revoked API key")
     return Caller(found[0], f"key:{found[1]}")
+
+
+async def caller(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    return await resolve_caller(c, authorization)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -122,6 +122,12 @@ class LocalClient:
         )
         return schemas.ResumeOut.model_validate(context)
 
+    async def sessions(
+        self, user_id: str, *, limit: int = 200, thread: str | None = None
+    ) -> list[schemas.SessionOverviewOut]:
+        found = await self._c.history.sessions(self._scope(user_id), limit, thread=thread)
+        return [schemas.SessionOverviewOut.model_validate(s) for s in found]
+
     async def journal(self, user_id: str) -> schemas.JournalOut | None:
         entry = await self._c.journal.latest(self._scope(user_id))
         return None if entry is None else schemas.JournalOut.model_validate(entry)

@@ -51,14 +51,14 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     )
 
     @server.tool()
-    @_answering
+    @answering
     async def remember(content: str, role: str = "user") -> dict[str, Any]:
         """Store a message of the conversation (durably) in the user's memory."""
         appended = await client().append(user, session_id, role, content)
         return {"message_id": str(appended.message.id), "seq": appended.message.seq}
 
     @server.tool()
-    @_answering
+    @answering
     async def recall(query: str, k: int = 5, thread: str | None = None) -> list[dict[str, Any]]:
         """Find what the user said or what is known about them, by meaning and by words;
         with `thread`, only what came from that conversation thread."""
@@ -66,7 +66,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         return [h.model_dump(mode="json", include={"tier", "id", "text", "at"}) for h in hits]
 
     @server.tool()
-    @_answering
+    @answering
     async def resume(message: str | None = None, thread: str | None = None) -> dict[str, Any]:
         """How to continue with this user now: mode, greeting and the context messages;
         with `thread`, continuing that conversation thread."""
@@ -76,7 +76,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     _memory_tools(server, client, user)
 
     @server.tool()
-    @_answering
+    @answering
     async def forget(confirm: bool) -> dict[str, Any]:
         """Delete everything remembered about the user. Needs confirm=true."""
         if not confirm:
@@ -87,7 +87,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     return server
 
 
-def _answering(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def answering(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """A domain error reaches the model as the tool's error, in its own words ("fact … not
     found"), not as the SDK's bare "Error executing tool"."""
 
@@ -101,7 +101,7 @@ def _answering(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return answered
 
 
-def _memory(fact: schemas.FactOut) -> dict[str, Any]:
+def memory_view(fact: schemas.FactOut) -> dict[str, Any]:
     return fact.model_dump(mode="json", include={"id", "kind", "text", "valid_from", "pinned"})
 
 
@@ -109,14 +109,14 @@ def _memory_tools(server: MCPServer[Any], client: Callable[[], LocalClient], use
     """The tools for single memories."""
 
     @server.tool()
-    @_answering
+    @answering
     async def list_memories(kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The user's current memories (facts), newest first, with their ids."""
         facts = await client().facts(user, kinds=[kind] if kind else None, limit=limit)
-        return [_memory(f) for f in facts]
+        return [memory_view(f) for f in facts]
 
     @server.tool()
-    @_answering
+    @answering
     async def add_memory(
         kind: str, text: str, importance: float = 0.8, pin: bool = False
     ) -> dict[str, Any]:
@@ -124,23 +124,23 @@ def _memory_tools(server: MCPServer[Any], client: Callable[[], LocalClient], use
         kind: profile, preference, relation, event, decision, plan or observation; pin=true
         keeps it in view at the start of every conversation."""
         fact = await client().remember(user, kind, text, importance=importance, pinned=pin)
-        return _memory(fact)
+        return memory_view(fact)
 
     @server.tool()
-    @_answering
+    @answering
     async def correct_memory(fact_id: str, text: str) -> dict[str, Any]:
         """Replace what a memory says (a new version; the old one stays in its history)."""
-        return _memory(await client().correct(user, fact_id, text))
+        return memory_view(await client().correct(user, fact_id, text))
 
     @server.tool()
-    @_answering
+    @answering
     async def delete_memory(fact_id: str) -> dict[str, Any]:
         """Delete one memory for good."""
         await client().delete_fact(user, fact_id)
         return {"deleted": fact_id}
 
     @server.tool()
-    @_answering
+    @answering
     async def pin_memory(fact_id: str, pinned: bool = True) -> dict[str, Any]:
         """Keep a memory in view at the start of every conversation (pinned=false: stop)."""
-        return _memory(await client().pin(user, fact_id, pinned))
+        return memory_view(await client().pin(user, fact_id, pinned))
