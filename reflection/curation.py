@@ -17,11 +17,14 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+from memory.core import domain
 from memory.core.domain import Clock, FactKind, Scope
-from memory.core.records import Fact
+from memory.core.records import Fact, Message
+from memory.core.session_state import SessionState
 from memory.infra.embedder import Embedder
 from memory.stores.facts import FactStore
 from memory.stores.knowledge import KnowledgeStore
+from memory.stores.sessions import Sessions
 from reflection.ledger import Ledger
 from reflection.redaction import Redactor
 
@@ -38,7 +41,9 @@ class Curation:
         ledger: Ledger,
         clock: Clock,
         redactor_for: Callable[[str], Awaitable[Redactor]],
+        sessions: Sessions,
     ) -> None:
+        self._sessions = sessions
         self._facts = facts
         self._knowledge = knowledge
         self._embedder = embedder
@@ -115,6 +120,17 @@ class Curation:
             fact = await self._facts.get(scope, fact_id)
             run.subject_id = fact.id
             await self._facts.delete(scope, [fact.id])
+
+    async def retract_message(
+        self, scope: Scope, session_id: uuid.UUID | str, *, actor: str
+    ) -> tuple[Message | None, SessionState]:
+        """Take back the last message of a live session (an agent framework's undo); the
+        ledger names who did and which message went."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        async with self._ledger.run("message.retract", scope, sid, actor=actor) as run:
+            message, state = await self._sessions.retract_last(scope, sid)
+            run.subject_id = None if message is None else message.id
+        return message, state
 
     async def forget_insight(
         self, scope: Scope, knowledge_id: uuid.UUID | str, *, actor: str

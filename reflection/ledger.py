@@ -62,7 +62,7 @@ class Run:
     usage: Usage = field(default_factory=Usage)
     status: str = "ok"  # ok, failed or skipped
     actor: str | None = None  # who made a change by hand (a job has none)
-    subject_id: uuid.UUID | None = None  # the fact or insight changed by hand
+    subject_id: uuid.UUID | None = None  # the fact, insight or message changed by hand
 
 
 _RECENT = text("""

@@ -429,6 +429,12 @@ def delete_insight(user_id: str, knowledge_id: uuid.UUID | str) -> Call[None]:
     return Call("DELETE", f"{_u(user_id)}/knowledge/{knowledge_id}", _none)
 
 
+def retract_message(user_id: str, session_id: str) -> Call[schemas.MessageOut | None]:
+    """Not retried: a second retraction would take back the message before."""
+    path = f"{_s(user_id, session_id)}/messages/last"
+    return Call("DELETE", path, _model(schemas.MessageOut | None))
+
+
 # --- operations -------------------------------------------------------------------------
 
 

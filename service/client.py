@@ -208,6 +208,12 @@ class MemstrataClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def __aenter__(self) -> "MemstrataClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     # Tenants and keys (the admin's with the admin key).
     create_tenant = _async(calls.create_tenant)
     tenant_settings = _async(calls.tenant_settings)
@@ -255,6 +261,7 @@ class MemstrataClient:
     pin = _async(calls.pin)
     unpin = _async(calls.unpin)
     delete_insight = _async(calls.delete_insight)
+    retract_message = _async(calls.retract_message)
     # Operations.
     health = _async(calls.ready)
     alive = _async(calls.alive)
@@ -358,6 +365,7 @@ class SyncMemstrataClient:
     pin = _sync(calls.pin)
     unpin = _sync(calls.unpin)
     delete_insight = _sync(calls.delete_insight)
+    retract_message = _sync(calls.retract_message)
     health = _sync(calls.ready)
     alive = _sync(calls.alive)
 
@@ -408,6 +416,7 @@ OPERATIONS = {
     "pin": "pin",
     "unpin": "unpin",
     "delete_insight": "delete_insight",
+    "retract_message": "retract_message",
     "ready": "health",
     "alive": "alive",
 }

@@ -186,6 +186,7 @@ async def build_container(
             worker.ledger,
             clock,
             worker.tools.redactor_for,
+            sessions,
         ),
         labels=Labels(engine, sessions, history),
         cipher=cipher,

@@ -202,6 +202,12 @@ class LocalClient:
         fact = await self._c.curation.pin(self._scope(user_id), fact_id, pinned, actor=self._actor)
         return schemas.FactOut.model_validate(fact)
 
+    async def retract_message(self, user_id: str, session_id: str) -> schemas.MessageOut | None:
+        message, _state = await self._c.curation.retract_message(
+            self._scope(user_id), session_id, actor=self._actor
+        )
+        return None if message is None else schemas.MessageOut.of(message)
+
     async def delete_insight(self, user_id: str, knowledge_id: str) -> None:
         await self._c.curation.forget_insight(self._scope(user_id), knowledge_id, actor=self._actor)
 

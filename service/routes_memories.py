@@ -1,6 +1,6 @@
 """The `/v1` routes for single memories by hand: add one the user asked to be remembered,
-correct, delete or pin one, delete an insight; each change is a ledger run naming the key
-that made it."""
+correct, delete or pin one, delete an insight, take back the last message of a session;
+each change is a ledger run naming the key that made it."""
 
 from fastapi import APIRouter, Response
 
@@ -77,3 +77,15 @@ async def delete_insight(
     """Delete one insight for good, every version of it."""
     await curation.forget_insight(scope, knowledge_id, actor=who.actor)
     return Response(status_code=204)
+
+
+@router.delete("/users/{user_id}/sessions/{session_id}/messages/last")
+async def retract_message(
+    session_id: str, scope: ScopeDep, who: CallerDep, curation: CurationDep
+) -> schemas.MessageOut | None:
+    """Take back the session's last message (an agent framework's undo): it is deleted,
+    the session's seq steps back (the transcript stays gapless; the next append takes its
+    place) and the ledger names the key. Answers the message, or null when the session has
+    none; 409 once the session has ended, 404 without it."""
+    message, _state = await curation.retract_message(scope, session_id, actor=who.actor)
+    return None if message is None else schemas.MessageOut.of(message)

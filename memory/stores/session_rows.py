@@ -80,6 +80,14 @@ _LATEST_IN_THREAD = text("""
 SELECT id FROM sessions WHERE tenant_id = :tenant_id AND user_id = :user_id AND thread = :thread
 ORDER BY last_active_at DESC LIMIT 1
 """)
+# Retracting the last message (the caller takes it back): the row is locked, the message
+# goes, and `last_seq` steps back so that seq stays gapless; extraction's watermark with it.
+_LOCK_LAST = text(f"SELECT last_seq, status FROM sessions WHERE {_SCOPED} FOR UPDATE")
+_RETRACTED = text(f"""
+UPDATE sessions SET last_seq = last_seq - 1, extracted_seq = least(extracted_seq, last_seq - 1),
+                    version = version + 1
+WHERE {_SCOPED}
+""")
 # The caller's labels: replacing the metadata is a change the hot state must notice.
 _SET_METADATA = text(f"""
 UPDATE sessions SET metadata = CAST(:metadata AS jsonb), version = version + 1
@@ -187,6 +195,16 @@ async def latest(
     else:
         found = await conn.scalar(_LATEST_IN_THREAD, {**scope_params(scope), "thread": thread})
     return None if found is None else uuid.UUID(str(found))
+
+
+async def lock_last(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> Row[Any] | None:
+    """The session's `last_seq` and `status`, the row locked until the transaction ends."""
+    return (await conn.execute(_LOCK_LAST, _row(scope, session_id))).first()
+
+
+async def retracted(conn: AsyncConnection, scope: Scope, session_id: uuid.UUID) -> None:
+    """The last message is gone: step `last_seq` (and the watermark) back by one."""
+    await conn.execute(_RETRACTED, _row(scope, session_id))
 
 
 async def set_metadata(

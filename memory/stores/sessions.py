@@ -286,6 +286,17 @@ class Sessions:
         await self._cache.keep(state, read_at)
         return await self._present(state)
 
+    async def retract_last(
+        self, scope: Scope, session_id: uuid.UUID | str
+    ) -> tuple[Message | None, SessionState]:
+        """Take back the session's last message (see `TranscriptStore.retract_last`), and
+        the state after it."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        message = await self._transcripts.retract_last(scope, sid)
+        state, read_at = await self._rebuild.assemble(scope, sid)
+        await self._cache.keep(state, read_at)
+        return message, await self._present(state)
+
     async def end(self, scope: Scope, session_id: uuid.UUID | str) -> SessionState:
         """The conversation is over (the user closed it): the session ends now, and the
         worker's next pass summarizes it and writes the journal. Ending an ended session

@@ -83,6 +83,10 @@ WHERE {_SCOPED} AND session_id = :session_id AND archived_at IS NULL
 """)
 
 _DELETE = text(f"DELETE FROM messages WHERE {_SCOPED} AND id = ANY(:ids)")
+_DELETE_SEQ = text(f"""
+DELETE FROM messages WHERE {_SCOPED} AND session_id = :session_id AND seq = :seq
+RETURNING {_COLUMNS}
+""")
 
 _MAX_KEY_CHARS = 200
 _MAX_WINDOW = 1000
@@ -399,6 +403,27 @@ class TranscriptStore:
         async with transaction(self._engine, SYSTEM) as conn:
             result = await conn.execute(_RETENTION, params)
         return result.rowcount
+
+    async def retract_last(self, scope: Scope, session_id: uuid.UUID | str) -> Message | None:
+        """Take back the session's last message (the caller's undo): it is deleted and the
+        session's `seq` steps back, so the transcript stays gapless and the next append
+        takes its place. None when the session has no message; `Conflict` once the session
+        has ended (its transcript is then summarized as it is); `NotFound` without it."""
+        sid = domain.parse_uuid(session_id, "session_id")
+        async with transaction(self._engine, scope) as conn:
+            row = await session_rows.lock_last(conn, scope, sid)
+            if row is None:
+                raise NotFound(f"session {sid} not found")
+            if row.status in session_rows.ENDED:
+                raise Conflict(f"session {sid} has ended; its transcript is kept as it was")
+            if row.last_seq == 0:
+                return None
+            params = {**scope_params(scope), "session_id": sid, "seq": row.last_seq}
+            found = (await conn.execute(_DELETE_SEQ, params)).mappings().first()
+            if found is None:
+                return None
+            await session_rows.retracted(conn, scope, sid)
+        return _message(scope, found, self._cipher)
 
     async def delete(self, scope: Scope, ids: Iterable[uuid.UUID | str]) -> int:
         params = {**scope_params(scope), "ids": domain.parse_uuids(ids, "ids")}
