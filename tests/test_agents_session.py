@@ -47,7 +47,7 @@ ITEMS: list[Any] = [
 async def test_items_round_trip_and_pop_and_clear(serve: Serve, fresh_database: str) -> None:
     service, key = await serve(fresh_database)
     async with MemstrataClient(service.url, key) as client:
-        session = MemstrataSession(client, "ana", "trip-planning")
+        session = MemstrataSession(client, "ana", "trip_planning")
         assert isinstance(session, Session)
         assert await session.get_items() == [] and await session.pop_item() is None
         await session.add_items(ITEMS)
@@ -57,7 +57,7 @@ async def test_items_round_trip_and_pop_and_clear(serve: Serve, fresh_database: 
         # The message text is what memstrata reads: recall finds it.
         hits = await client.recall("ana", "peanut allergy", k=3)
         assert any("peanuts" in h.text for h in hits)
-        (stored,) = await client.sessions("ana", thread="trip-planning")
+        (stored,) = await client.sessions("ana", thread="trip_planning")
         assert stored.turns == len(ITEMS)
 
         assert await session.pop_item() == ITEMS[-1]
@@ -72,7 +72,7 @@ async def test_items_round_trip_and_pop_and_clear(serve: Serve, fresh_database: 
         assert await session.get_items() == []
         await session.add_items([{"role": "user", "content": "Fresh start."}])
         assert await session.get_items() == [{"role": "user", "content": "Fresh start."}]
-        threads = await client.sessions("ana", thread="trip-planning")
+        threads = await client.sessions("ana", thread="trip_planning")
         assert [s.status for s in threads] == ["active", "hard_expired"]
         hits = await client.recall("ana", "where does she live", k=5)
         assert any("Porto" in h.text for h in hits), "clearing the session keeps the memory"

@@ -135,7 +135,8 @@ async def test_metadata_that_is_too_big_too_deep_or_not_an_object_is_a_clear_4xx
         {"metadata": {"nul": "a\u0000b"}},
         {"metadata": ["not", "an", "object"]},
         {"session_metadata": {"blob": "y" * 5000}},
-        {"thread": "no spaces allowed"},
+        {"thread": "no\ncontrol characters"},
+        {"thread": "   "},
         {"thread": ""},
     ]
     for wrong in wrongs:

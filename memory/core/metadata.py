@@ -9,7 +9,7 @@ import json
 import math
 from typing import Any
 
-from memory.core.domain import external_id, storable
+from memory.core.domain import storable
 from memory.core.errors import InvalidInput
 
 MAX_METADATA_BYTES = 4096  # the object as compact UTF-8 JSON
@@ -45,9 +45,17 @@ def metadata_filter(value: object, field: str = "metadata") -> Metadata | None:
     return found or None
 
 
+MAX_THREAD_CHARS = 128
+
+
 def thread(value: object, field: str = "thread") -> str:
-    """A thread's name: like every id a caller chooses, 1-128 of letters, digits, `._:@-`."""
-    return external_id(value, field)
+    """A thread's name, as a caller or a framework chooses it ("main", "conversation_123",
+    "Trip to Japan"): 1-128 characters, not blank, no control characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_THREAD_CHARS:
+        raise InvalidInput(field, f"must be 1-{MAX_THREAD_CHARS} characters, not blank")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(field, "must not contain control characters")
+    return storable(value, field)
 
 
 def encoded(value: Metadata) -> str:
