@@ -8,7 +8,6 @@ from typing import Any
 
 from memory.core.domain import Scope
 from memory.core.session_state import SessionState
-from memory.stores.transcripts import NewTurn
 from service import schemas
 from service.container import Container
 
@@ -75,9 +74,7 @@ class LocalClient:
         body = schemas.NewMessages.model_validate(
             {"messages": messages, "device_id": device_id, "takeover": takeover}
         )
-        items = [
-            NewTurn(m.role, m.content, m.idempotency_key, m.at, m.metadata) for m in body.messages
-        ]
+        items = body.turns()
         turns = await self._c.sessions.append_batch(
             self._scope(user_id),
             session_id,

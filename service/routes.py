@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 
 from memory.core.errors import InvalidInput, MemstrataError
 from memory.core.session_state import SessionState
-from memory.stores.transcripts import NewTurn
 from service import schemas
 from service.deps import (
     ApiKeysDep,
@@ -142,7 +141,7 @@ async def append_messages(
     """Commit several messages of the session in one transaction (all or none, in order;
     each idempotent on its `idempotency_key`) and bring the session state along once. A
     retry of the whole batch answers 200 with every message as stored."""
-    items = [NewTurn(m.role, m.content, m.idempotency_key, m.at, m.metadata) for m in body.messages]
+    items = body.turns()
     with timed(request, "append"):
         turns = await sessions.append_batch(
             scope,

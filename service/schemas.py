@@ -12,6 +12,7 @@ from memory.core.records import Message, Provenance, ScoreParts, SectionKind
 from memory.core.session_state import Flow, WindowMessage
 from memory.core.settings import LifecycleSettings, ResumptionSettings, TenantReflection
 from memory.stores.sessions import Turn
+from memory.stores.transcripts import NewTurn
 from resume.policy import Mode
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -108,6 +109,12 @@ class NewMessages(_In):
     takeover: bool = False
     thread: Thread | None = None
     session_metadata: Metadata | None = None
+
+    def turns(self) -> list[NewTurn]:
+        """The messages as the library appends them."""
+        return [
+            NewTurn(m.role, m.content, m.idempotency_key, m.at, m.metadata) for m in self.messages
+        ]
 
 
 class MessageOut(BaseModel):
