@@ -21,7 +21,7 @@ from reflection.rules import RuleFact, extract_rules
 from reflection.rules.cues import Cue, cue
 from reflection.rules.dates import plan_date
 
-RULES_VERSION = "rules-2026-12-01b"  # cues of time and habit, nearest examples
+RULES_VERSION = "rules-2026-12-01c"  # lower-case names and homes, medicine stems, choices
 # An observation restates what was said; the sentence split and the rewrite can be wrong.
 OBSERVATION_CONFIDENCE = 0.8
 # An observation typed by its cues or its nearest examples: the kind is a reading, not a

@@ -461,6 +461,17 @@ def test_new_phrasings_do_bounded_work_on_hostile_input() -> None:
         "the 1st in two next ",
         "I'm cooking ",
         "she's a beagle called ",
+        "my sister ",
+        "me n my twins mia and ",
+        "Tom, my ",
+        "i get plantar ",
+        "theyve me on ",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "my flat in san ",
+        "we moved from porto to ",
+        "im gonna lease one ",
+        "staff nurse here, ",
+        "i run a tiny ",
     )
     for unit in units:
         text = (unit * (32_000 // len(unit) + 1))[:32_000]
@@ -482,3 +493,88 @@ def test_new_phrasings_do_bounded_work_on_hostile_input() -> None:
 def test_a_name_said_as_an_introduction(said: str, named: str | None) -> None:
     texts = [f.text for f in extract_rules(dialogue(("user", said))) if f.attribute == "name"]
     assert texts == ([named] if named else [])
+
+
+def test_people_named_in_lower_case_as_many_people_type() -> None:
+    facts = found(
+        dialogue(
+            ("user", "ok so my twins mia and jack start school and my flatmate priya reckons"),
+            ("user", "me + my husband dev, neither of us have been. The wife maureen says hi"),
+            ("user", "Found my late wife Gwen's stamps. Biscuit (our old spaniel) found them."),
+        )
+    )
+    relations = {text for kind, text, _ in facts if kind is FactKind.RELATION}
+    assert relations == {
+        "Has a twin named Mia",
+        "Has a twin named Jack",
+        "Has a flatmate named Priya",
+        "Has a husband named Dev",
+        "Has a wife named Maureen",
+        "Has a late wife named Gwen",
+        "Has a spaniel named Biscuit",
+    }
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my sister said no and my mum lol",
+        "Honestly, my wife agrees. my son works. my dad died.",
+        "My sister and I went out, my boss again. Then, my boss called.",
+        "my son plays football",
+    ],
+)
+def test_words_after_a_relation_are_not_names(said: str) -> None:
+    assert not [f for f in extract_rules(dialogue(("user", said))) if f.kind is FactKind.RELATION]
+
+
+def test_homes_medicines_conditions_and_jobs_typed_in_lower_case() -> None:
+    facts = found(
+        dialogue(
+            ("user", "my flat in bristol has black mould. now staying in petaling jaya not subang"),
+            ("user", "theyve me on naproxen for the swellin. i get plantar fasciitis sometimes"),
+            ("user", "I have macular degeneration. staff nurse here, 3 yrs in the ER."),
+            ("user", "hey so i run a tiny sourdough bakery in san marcos. vegan since last year"),
+        )
+    )
+    texts = {text for kind, text, _ in facts if kind is FactKind.PROFILE}
+    assert {
+        "Lives in Bristol",
+        "Lives in Petaling Jaya",
+        "Takes naproxen",
+        "Has plantar fasciitis",
+        "Has macular degeneration",
+        "Works as a staff nurse",
+        "Runs a tiny sourdough bakery in san marcos",
+        "Is vegan",
+    } <= texts
+
+
+def test_someone_elses_medicine_and_words_that_only_look_medical() -> None:
+    said = "my mum is on metformin. She's taking sertraline. I have a diagnosis and a diploma."
+    assert not [f for f in extract_rules(dialogue(("user", said))) if f.kind is FactKind.PROFILE]
+
+
+def test_moving_from_one_place_to_another_and_retiring_somewhere() -> None:
+    facts = found(
+        dialogue(("user", "we moved from porto to braga. We retired out to the Dordogne."))
+    )
+    texts = {text for kind, text, _ in facts if kind is FactKind.PROFILE}
+    assert {"Lives in Braga", "Lives in the Dordogne"} <= texts
+
+
+def test_a_choice_of_one_thing_over_another_is_a_decision_not_a_plan() -> None:
+    facts = found(
+        dialogue(
+            ("user", "gonna need an oven, im gonna lease one instead of buying, cant tie up cash"),
+            ("user", "i'm not taking the team lead role. and im turning down the masters"),
+            ("user", "right we've went wi an agency called bluebell care"),
+        )
+    )
+    assert {text.split(" (")[0] for kind, text, _ in facts if kind is FactKind.DECISION} == {
+        "Decided to lease one instead of buying",
+        "Decided not to take the team lead role",
+        "Decided to turn down the masters",
+        "Chose an agency called bluebell care",
+    }
+    assert not [text for kind, text, _ in facts if kind is FactKind.PLAN]

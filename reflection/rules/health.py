@@ -64,12 +64,21 @@ _CONDITIONS = (
     r"|ocd|bipolar(?: disorder)?|an eating disorder|anaemia|anemia|hypothyroidism"
     r"|a thyroid condition|high cholesterol|glaucoma|scoliosis|osteoporosis|chronic fatigue"
 )
+# Any condition named by its medical word ("plantar fasciitis", "macular degeneration"):
+# the endings and head words medicine names conditions with.
+_CONDITION_WORDS = (
+    r"(?!(?:diagnosis|prognosis|academia|empathy|sympathy|apathy|telepathy)\b)"
+    r"[a-z]{1,20}(?:itis|osis|aemia|emia|pathy|algia)|degeneration|syndrome|disease|disorder"
+    r"|deficiency|dystrophy|palsy"
+)
 _CONDITION = re.compile(
-    r"\b(?:i(?:'ve| have)(?: had| got)?(?: been diagnosed with)?"
+    r"\b(?:i(?:'ve| have)(?: had| got)?(?: been diagnosed with)?|i get"
     r"|i was (?:just |recently |finally )?diagnosed with|i (?:suffer|suffered) from"
     r"|i(?:'m| am)? living with|i live with) "
     r"(?P<x>(?:(?:type [12]|severe|mild|chronic|bad|moderate|early[- ]onset) )?(?:"
     + _CONDITIONS
+    + r")|(?:[a-z'-]{2,20} ){0,2}(?:"
+    + _CONDITION_WORDS
     + r"))\b(?! (?:about|over|for)\b)"
     r"|\bi(?:'m| am) " + _HOW + r"(?P<y>diabetic|pre-?diabetic|co?eliac|celiac|epileptic"
     r"|asthmatic|autistic|anaemic|anemic|dyslexic|bipolar|pregnant|immunocompromised"
@@ -111,6 +120,35 @@ _TREATMENT = re.compile(
     r"|\bi (?:take|use|wear|need) (?P<y>(?:an? )?(?:[\w-]{1,20} ){0,2}(?:" + _TREATMENTS + r"))\b",
     re.IGNORECASE,
 )
+# A medicine by its generic name's stem (the endings international names are built with):
+# "metformin", "naproxen", "sertraline", "ramipril", "atorvastatin".
+_DRUG = (
+    r"[a-z]{2,20}(?:formin|proxen|profen|pril|sartan|olol|statin|prazole|azole|oxetine|aline"
+    r"|pram|faxine|pentin|gabalin|farin|xaban|thyroxine|gliptin|gliflozin|glutide|tidine"
+    r"|dipine|olone|isone|isolone|mycin|cillin|cycline|triptan|lukast|dronate|zepam|azepam"
+    r"|olam|barb|tadine|lamine|semide|thiazide|etine|amol|ocaine)"
+)
+_ON_DRUG = re.compile(
+    r"(?:^|(?<=[\s,(]))(?:(?:on|taking|prescribed|started|started on|put me on|me on) )"
+    r"(?P<x>" + _DRUG + r")\b",
+    re.IGNORECASE,
+)
+# "my mum is on metformin", "he's taking …": someone else's medicine.
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:(?i:he|she|they|his|her|their|mum|mom|dad|wife|husband|son|daughter|brother"
+    r"|sister|partner|grandma|grandpa|nan|gran)|[A-Z][a-z]+)(?i:'s| is| are| was| has| had)?"
+    r"(?i: (?:been|just|also|now|still))?$"
+)
+
+
+def _on_drug(match: re.Match[str], said: Said) -> list[RuleFact]:
+    before = said.sentence[max(0, match.start() - 30) : match.start()]
+    if _SOMEONE_ELSE.search(before.rstrip()) and not re.search(r"\b(?:me|i'm|i)\s*$", before):
+        return []
+    drug = match.group("x").lower()
+    return fact(FactKind.PROFILE, f"Takes {drug}", f"treatment:{drug}", 0.8, 0.7, said.message)
+
+
 _DEVICES = ("pump", "inhaler", "cgm", "aid", "aids")
 _ONGOING = ("chemo", "chemotherapy", "dialysis")
 
@@ -131,7 +169,10 @@ _DIET = re.compile(
     r"|\bi(?:'ve| have)? (?:gone|went|become|became|turned|been|switched to being)"
     r" (?:fully |completely |totally |100% |strictly |back to being )?(?P<y>" + _DIETS + r")\b"
     r"|\bi(?:'m| am) on an? (?P<z>" + _DIETS + r") diet\b"
-    r"|\bi (?:only |strictly |always )?(?P<w>eat halal|keep kosher|eat kosher|keep halal)\b",
+    r"|\bi (?:only |strictly |always )?(?P<w>eat halal|keep kosher|eat kosher|keep halal)\b"
+    # "vegan since last year so no eggs": the diet said as a clause of its own
+    r"|(?:^|(?<=[.!?,] ))(?:(?:been|fully|strictly|mostly) )?(?P<v>" + _DIETS + r")"
+    r" (?:since|for (?:a|about|over|nearly|almost|\d|two|three|four|five|six|ten)|now)\b",
     re.IGNORECASE,
 )
 _DIET_NAMES = {"veggie": "vegetarian", "pescetarian": "pescatarian"}
@@ -143,7 +184,7 @@ def _diet(match: re.Match[str], said: Said) -> list[RuleFact]:
         kept = rule.split()[-1]
         text = "Eats halal food" if kept == "halal" else "Keeps kosher"
         return fact(FactKind.PROFILE, text, f"diet:{kept}", 0.9, 0.8, said.message)
-    diet = first(match, "x", "y", "z").lower()
+    diet = first(match, "x", "y", "z", "v").lower()
     diet = _DIET_NAMES.get(diet, diet)
     return fact(FactKind.PROFILE, f"Is {diet}", "diet", 0.9, 0.8, said.message)
 
@@ -183,6 +224,7 @@ RULES = (
     Rule(_INTOLERANCE, _intolerance),
     Rule(_CONDITION, _condition),
     Rule(_TREATMENT, _treatment),
+    Rule(_ON_DRUG, _on_drug),
     Rule(_DIET, _diet),
     Rule(_CANNOT_EAT, _cannot_eat),
 )

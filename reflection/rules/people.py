@@ -7,9 +7,11 @@ import re
 
 from memory.core.domain import FactKind
 from reflection.rules.base import (
+    MONTHS,
     NAME,
     NOT_NAMES,
     PLACE,
+    WEEKDAYS,
     Person,
     Rule,
     RuleFact,
@@ -72,7 +74,7 @@ _PLURALS = {
 }
 _ADJECTIVE = (
     r"(?:(?:little|big|older|younger|baby|twin|eldest|oldest|youngest|new|dear|lovely"
-    r"|old|elder|middle|step|\d{1,2}-year-old) )?"
+    r"|old|elder|middle|step|late|\d{1,2}-year-old) )?"
 )
 _AGE = (
     r"(?: (?:is|who's|who is|just turned|turned|'s) (?P<age>\d{1,2}(?: months)?)"
@@ -87,11 +89,88 @@ _NAMED = re.compile(
 )
 
 
+# The same, typed the way many people type: all in lower case ("my brother callum", "me n my
+# flatmate priya", "the wife maureen reckons"). A lower-case word is a name only where a name
+# stands: right after the relation, then the end of a clause, "and" with a second name, or a
+# verb the name is the subject of ("priya reckons", "kasia was"), and never a word of the
+# language that could stand there ("my sister said", "my mum lol").
+_LOWER_NAME = r"[a-z][a-z'-]{1,20}"
+_AFTER_NAME = (
+    r"(?=\s*(?:[,.;:!?)]|$)|\s+(?:and|&|n|is|was|are|were|has|had|says|said|reckons|thinks"
+    r"|wants|keeps|who|works|lives|does|did|will|would|can|could|just|also|too|told|texted"
+    r"|called|asked)\b|'s\b)"
+)
+_NAMED_LOWER = re.compile(
+    r"\b(?i:(?:my|our|the(?= (?:wife|husband|missus|hubby)\b)) "
+    + _ADJECTIVE
+    + r"(?P<rel>"
+    + _REL
+    + r"|kids|twins|sons|daughters|part[- ]timer)(?:,)? )"
+    r"(?P<x>"
+    + _LOWER_NAME
+    + r")(?:(?=(?: and| &| n) (?P<y>"
+    + _LOWER_NAME
+    + r")\b))?"
+    + _AFTER_NAME
+)
+_NOT_LOWER_NAMES = (
+    frozenset(
+        """
+a an the and or but so if to of in on at by for with from about as into than then that this
+these those it its is are was were be been being am do does did have has had will would can
+could should shall may might must who whom whose which what when where why how there here
+just really very too also not no yes all any some much many more most such own same other
+only even still again ever never always up down out off over under now today tonight
+yesterday tomorrow lol lmao haha tbh btw ngl tho though anyway anyways ok okay sure well
+said says say told tells asked asks called texted rang rings went goes go going gone came
+comes come got gets get left leaves died dies passed passes lost loses found finds took
+takes gave gives saw sees met meets sent sends bought buys made makes knows knew thinks
+thought wants wanted loves loved hates hated likes liked needs needed keeps kept works
+worked lives lived moved moves reckons feels felt seems looks helps helped tries tried
+says had being used uses does doesnt didnt isnt wasnt cant wont dont hasnt havent
+recently lately finally actually honestly literally basically usually always sometimes
+mostly barely hardly mainly nearly simply surely rarely weekly daily early once twice
+i me my you your he him his she her we us our they them their mum mom dad brother sister
+son daughter wife husband kids kid friend mate partner boss first last next both either
+neither herself himself themselves back home bless rip please pls thx xx lots
+""".split()  # noqa: SIM905 - a word list reads better as text
+    )
+    | set(MONTHS)
+    | set(WEEKDAYS)
+)
+
+
+def _lower_name(word: str | None) -> str | None:
+    """A lower-case word taken for a name, capitalised; None when it is a word of the
+    language that could stand where the name does."""
+    if not word or word in _NOT_LOWER_NAMES:
+        return None
+    if len(word) > 4 and word.endswith(("ed", "ing", "ly")):  # "died", "starting", "usually"
+        return None
+    # "my wife agrees.": a verb; names that end in s mostly end so ("luis", "marcus", "jess").
+    if word.endswith("s") and not word.endswith(("is", "os", "us", "as", "ss")):
+        return None
+    return "-".join(part.capitalize() for part in word.split("-"))
+
+
+def _named_lower(match: re.Match[str], said: Said) -> list[RuleFact]:
+    relation = match.group("rel").lower().replace("part timer", "part-timer")
+    relation = _late(match) + _PLURALS.get(relation, relation)
+    names = [n for n in map(_lower_name, (match.group("x"), match.group("y"))) if n]
+    if match.group("x") and not _lower_name(match.group("x")):
+        return []  # "my sister and …": the first word after the relation is no name
+    return [f for name in names for f in _person(relation, name, None, said)]
+
+
 def _named(match: re.Match[str], said: Said) -> list[RuleFact]:
     title, name = match.group("title"), match.group("x")
-    return _person(
-        match.group("rel"), f"{title}{name}" if title else name, match.group("age"), said
-    )
+    relation = _late(match) + match.group("rel")
+    return _person(relation, f"{title}{name}" if title else name, match.group("age"), said)
+
+
+def _late(match: re.Match[str]) -> str:
+    """ "late " when the relation is said to have died ("my late wife Gwen")."""
+    return "late " if re.search(r"\blate ", match.group(0), re.IGNORECASE) else ""
 
 
 def _person(relation: str, name: str, age: str | None, said: Said) -> list[RuleFact]:
@@ -142,6 +221,18 @@ def _called(match: re.Match[str], said: Said) -> list[RuleFact]:
     if not animals:
         return []
     return _person(animals[-1], match.group("y"), None, said)
+
+
+# The name first, the relation after it: "Biscuit (our old spaniel)", "Tom, my brother,".
+_APPOSED = re.compile(
+    r"\b(?P<x>" + NAME + r")(?: \(|, )(?i:my|our) " + _ADJECTIVE + r"(?P<rel>(?i:" + _REL + r"))\b"
+)
+
+
+def _apposed(match: re.Match[str], said: Said) -> list[RuleFact]:
+    if match.group("x").lower() in _NOT_LOWER_NAMES:  # "Then, my boss …"
+        return []
+    return _person(_late(match) + match.group("rel"), match.group("x"), None, said)
 
 
 _KIDS_SAID = re.compile(
@@ -209,8 +300,10 @@ def _kin_lives(match: re.Match[str], said: Said) -> list[RuleFact]:
 
 RULES = (
     Rule(_NAMED, _named),
+    Rule(_NAMED_LOWER, _named_lower),
     Rule(_HAVE, _have),
     Rule(_CALLED, _called),
+    Rule(_APPOSED, _apposed),
     Rule(_BARE_AGE, _bare_age),
     Rule(_ONE_OF_THEIRS, _one_of_theirs),
     Rule(_KIN_LIVES, _kin_lives),

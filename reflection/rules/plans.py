@@ -34,7 +34,7 @@ _REPORTED = re.compile(
 _NOT_PLANS = re.compile(
     r"^(?:have to |need to |)(?:think|sleep on|mull|wait and see|see|let you know|get back"
     r"|keep (?:that|it|this) in mind|remember|be honest|admit|say|ask|try|know|understand"
-    r"|thank|never|not)\b"
+    r"|thank|never|not|turn down|decline|pass on)\b"
     r"|^\S+(?: \S+)? (?:it|that|this|them|one)$",  # "do that", "take it": nothing to keep
     re.IGNORECASE,
 )
@@ -71,10 +71,15 @@ def _own(captured: str) -> str:
     return own
 
 
+_CHOICE = re.compile(r"\b(?:instead of|rather than)\b", re.IGNORECASE)
+
+
 def _plan(text: str, own: str, match: re.Match[str], said: Said) -> list[RuleFact]:
     """A plan dated by a time said in its own words, else just before them ("next Friday I
     fly…"); never by one further on, which belongs to another clause."""
     if len(text.split()) < 4:  # "Plans to go" says nothing
+        return []
+    if _CHOICE.search(own):  # one thing over another: the decision it is says it
         return []
     before = said.sentence[max(0, match.start() - DATE_REACH) : match.start()]
     when = own if FUTURE.search(own) else before
@@ -96,7 +101,8 @@ _HABIT = re.compile(
 _NOT_DOING = (
     r"going to|planning|hoping|about|trying|feeling|thinking|wondering|looking|worried|worrying"
     r"|struggling|getting|being|doing|loving|enjoying|kidding|joking|living|working|sorry|willing"
-    r"|missing|wearing|sitting|waiting|expecting|guessing|assuming|hearing|seeing if"
+    r"|missing|wearing|sitting|waiting|expecting|guessing|assuming|hearing|seeing if|turning"
+    r"|declining"
 )
 _DOING = re.compile(
     r"\b(?:i|we)(?:'m| am|'re| are) " + _ADVERB + r"(?!(?:" + _NOT_DOING + r")\b)"

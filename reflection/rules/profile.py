@@ -26,7 +26,8 @@ _RESIDENCE = re.compile(
     r"|'re living|reside) in) (?P<x>(?:the )?" + PLACE + ")"
     r"|\b(?i:(?:i|we)(?:'ve| have) (?:lived|been living) in) (?P<y>(?:the )?" + PLACE + r")"
     r"(?= (?i:for|since)\b)"
-    r"|\b(?i:(?:out|over|down|up|back) here in|here in) (?P<u>" + PLACE + ")"
+    r"|\b(?i:(?:out|over|down|up|back) here in|here in|at home in|(?:i|we)(?:'m|'re| am| are) in)"
+    r" (?P<u>" + PLACE + ")"
     r"|\b(?i:(?:i|we)(?:'m| am|'re| are) (?:currently |now )?based (?:in|out of)) (?P<z>(?:the )?"
     + PLACE
     + ")"
@@ -58,16 +59,53 @@ def _residence(match: re.Match[str], said: Said) -> list[RuleFact]:
     return fact(FactKind.PROFILE, f"Lives in {place}", "residence", 0.7, 0.8, said.message)
 
 
+# The same, typed in lower case ("my flat in bristol", "now staying in petaling jaya"): a
+# place of one or two words after a cue that says home, never a word a home can be in
+# without being a place ("i live in fear", "living in a van").
+_LOWER_PLACE = (
+    r"[a-z][a-z'-]{2,30}(?: (?!(?:and|but|so|cos|coz|with|for|now|since|which|where|near|because"
+    r"|too|btw|lol|though|tho|these|this|at|on|in|by|my|our|the|a|an|is|was|are|its|it|has"
+    r"|had|have|got|gets|keeps|not|never|just|that|who|isnt|wasnt|does|did|will|can|cant)\b)"
+    r"[a-z][a-z'-]{2,30})?"
+)
+_RESIDENCE_LOWER = re.compile(
+    r"\b(?:(?:i|we)(?: " + SUBJECT_ADVERBS.lower() + r"(?:live|reside)"
+    r"| (?:am|are) (?:living|staying)|'(?:m|re) (?:living|staying)) in"
+    r"|(?:i|we)(?:'m| am|'re| are) (?:currently |now )?based (?:in|out of)"
+    r"|(?:now |currently )(?:living|staying) in"
+    r"|(?:my|our) (?:[a-z-]{1,20} )?(?:" + _HOMES + r") (?:is )?in) (?P<x>" + _LOWER_PLACE + r")\b"
+)
+_NOT_PLACES = frozenset(
+    """
+a an the my our this that his her their fear hope denial peace sin luxury poverty squalor
+town city country countryside suburbs halls dorms student shared van car tent caravan
+sin sync harmony chaos limbo hell heaven bed pain debt london-ish same one two
+""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _residence_lower(match: re.Match[str], said: Said) -> list[RuleFact]:
+    place = match.group("x")
+    if place.split()[0] in _NOT_PLACES:
+        return []
+    name = " ".join(w.capitalize() for w in place.split())
+    return fact(FactKind.PROFILE, f"Lives in {name}", "residence", 0.6, 0.7, said.message)
+
+
 _MOVED = re.compile(
-    r"\b(?i:(?:i|we)(?:'ve| have)? (?:just |recently |finally |now )?(?:moved|relocated)"
-    r" (?:back )?to) (?P<x>(?:the )?" + PLACE + ")"
+    r"\b(?i:(?:i|we)(?:'ve| have)? (?:just |recently |finally |now )?(?:moved|relocated"
+    r"|retired(?: out)?)"
+    r"(?: from (?:the )?(?:" + PLACE + "|" + _LOWER_PLACE + r"))? (?:back )?to)"
+    r" (?P<x>(?:the )?" + PLACE + "|" + _LOWER_PLACE + ")"
 )
 
 
 def _moved(match: re.Match[str], said: Said) -> list[RuleFact]:
     place = clean(match.group("x"))
-    if place in NOT_NAMES:
+    if place in NOT_NAMES or place.removeprefix("the ").split()[0].lower() in _NOT_PLACES:
         return []
+    if place.islower():
+        place = " ".join(w.capitalize() for w in place.split())
     moved = f"Moved to {place} (by {said_on(said.message)})"
     return [
         *fact(FactKind.PROFILE, f"Lives in {place}", "residence", 0.7, 0.8, said.message),
@@ -161,6 +199,7 @@ def _handed(match: re.Match[str], said: Said) -> list[RuleFact]:
 
 RULES = (
     Rule(_RESIDENCE, _residence),
+    Rule(_RESIDENCE_LOWER, _residence_lower),
     Rule(_MOVED, _moved),
     Rule(_ORIGIN, _origin),
     Rule(_NATIONALITY_SAID, _nationality),

@@ -283,8 +283,43 @@ def _study(match: re.Match[str], said: Said) -> list[RuleFact]:
     return fact(FactKind.PROFILE, text, "studies", 0.6, 0.7, said.message)
 
 
+# "staff nurse here, 3 yrs in the ER": the job said as an introduction, at a clause's start.
+_JOB_HERE = re.compile(
+    r"(?:^|(?<=[.!?,] ))(?:(?i:hi|hello|hey|hiya)[^.!?,]{0,12}[.!?,] )?(?P<x>(?i:" + _JOB + r"))"
+    r" (?i:here)(?=\s*[,.;:!-]|$)"
+)
+
+
+def _job_here(match: re.Match[str], said: Said) -> list[RuleFact]:
+    words = _job(match.group("x").lower().split())
+    if words is None or words[0] in _NOT_WORKING:
+        return []
+    return _work(f"Works as {article(' '.join(words))}", "", said.message)
+
+
+_BUSINESSES = (
+    r"bakery|shop|caf[eé]|coffee shop|restaurant|business|company|salon|farm|studio|bar|pub"
+    r"|practice|clinic|garage|store|agency|start-?up|firm|stall|food truck|b&b|guesthouse"
+    r"|nursery|kennels?|gym|bookshop|bookstore|brewery|vineyard|workshop|consultancy"
+)
+_RUNS = re.compile(
+    r"\bi (?:run|own|have|started|opened) (?:an?|my own|a little|my) "
+    r"(?P<x>(?:[a-z'&-]{2,20} ){0,3}(?:" + _BUSINESSES + r"))\b"
+    r"(?P<at> in (?:" + PLACE + r"|[a-z]{3,20}(?: [a-z]{3,20})?))?",
+    re.IGNORECASE,
+)
+
+
+def _runs(match: re.Match[str], said: Said) -> list[RuleFact]:
+    what = match.group("x").lower()
+    where = match.group("at") or ""
+    return _work(f"Runs {article(what)}{where}", where, said.message)
+
+
 RULES = (
     Rule(_OCCUPATION, _occupation),
+    Rule(_JOB_HERE, _job_here),
+    Rule(_RUNS, _runs),
     Rule(_TEACH, _teach),
     Rule(_NEW_JOB, _new_job),
     Rule(_PAST_JOB, _past_job),
